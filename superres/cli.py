@@ -1,0 +1,110 @@
+"""The `superres` command: parses arguments and calls the library, nothing more."""
+import argparse, json, os, sys
+from pathlib import Path
+
+__all__ = ['main', 'parser']
+
+def _positive(kind):
+    def parse(s):
+        v = kind(s)
+        if v <= 0: raise argparse.ArgumentTypeError(f'must be positive, got {s}')
+        return v
+    return parse
+
+def _add_data_args(p, subset=True):
+    p.add_argument('--data', help='Tiny ImageNet zip or folder (default: $SUPERRES_DATA, then fastai\'s data folder, then download)')
+    if subset:
+        p.add_argument('--classes', type=_positive(int), help='use only the first N wnids (default: all 200)')
+        p.add_argument('--per-class', type=_positive(int), help='use only the first M training images of each class (default: all)')
+
+def cmd_data(a):
+    from .data import TinyImageNet, find_tiny_imagenet, image_stats
+    root = find_tiny_imagenet(a.data)
+    if a.action == 'check':
+        tin = TinyImageNet(root)
+        print(f'ok: {root} ({len(tin.wnids)} classes, {len(tin.val_labels)} val images)')
+    elif a.action == 'stats':
+        tin = TinyImageNet(root, classes=a.classes, per_class=a.per_class)
+        mean, std = image_stats(tin.train_files(), n=a.sample)
+        print(json.dumps(dict(root=str(root), classes=len(tin.wnids), train_images=len(tin.train_files()),
+                              val_images=len(tin.val_labels), mean=mean, std=std, stats_sample=a.sample), indent=1))
+    else:
+        from .data import show_batch_png
+        print(show_batch_png(root, a.output, classes=a.classes, per_class=a.per_class, n=a.n))
+
+def cmd_classify_train(a):
+    from .learner import train_classifier
+    learn = train_classifier(a.out, data=a.data, preset=a.preset, classes=a.classes, per_class=a.per_class,
+                             epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr, size=a.size,
+                             label_smoothing=a.label_smoothing, precision=a.precision, augment=not a.no_augment,
+                             pipeline=a.pipeline, progressive=a.progressive, seed=a.seed)
+    print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
+    print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png')
+
+def cmd_classify_predict(a):
+    from .inference import load_classifier, predict_topk
+    model = load_classifier(a.model)
+    rows = predict_topk(model, a.images, k=a.k)
+    if a.json: print(json.dumps({str(f): [dict(name=n, wnid=w, prob=p) for n, w, p in r] for f, r in zip(a.images, rows)}))
+    else:
+        for f, r in zip(a.images, rows):
+            print(f)
+            for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
+
+def parser():
+    from .models import PRESETS
+    p = argparse.ArgumentParser(prog='superres', description='Train and use image models on Tiny ImageNet with fastai.')
+    sub = p.add_subparsers(dest='command', required=True)
+
+    d = sub.add_parser('data', help='check, describe or preview the Tiny ImageNet data')
+    d.add_argument('action', choices=['check', 'stats', 'show'], help='check: validate the layout; stats: counts and '
+                   'normalisation stats; show: save a batch with class names as a PNG')
+    _add_data_args(d)
+    d.add_argument('--sample', type=_positive(int), default=2000, help='images sampled for stats (default 2000)')
+    d.add_argument('-o', '--output', default='batch.png', help='PNG written by show (default batch.png)')
+    d.add_argument('--n', type=_positive(int), default=16, help='images shown by show (default 16)')
+    d.set_defaults(func=cmd_data)
+
+    c = sub.add_parser('classify', help='train a classifier or predict with one').add_subparsers(dest='action', required=True)
+    t = c.add_parser('train', help='train a classifier and export it to --out')
+    _add_data_args(t)
+    t.add_argument('--out', required=True, help='run folder: model.pth, export.pkl, history.csv, history.png, metrics.json')
+    t.add_argument('--preset', choices=list(PRESETS), default='cpu', help='model preset: step1-3 are the reference '
+                   'GPU models, cpu and cpu_small are sized for a CPU (default cpu)')
+    t.add_argument('--epochs', type=_positive(int), default=5, help='epochs of one-cycle training (default 5)')
+    t.add_argument('--budget', type=_positive(float), help='seconds of training: the one-cycle schedule follows the clock and ends on time, instead of --epochs')
+    t.add_argument('--bs', type=_positive(int), default=128, help='batch size (default 128)')
+    t.add_argument('--lr', type=_positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
+    t.add_argument('--size', type=_positive(int), default=64, help='image size (default 64, the native size)')
+    t.add_argument('--label-smoothing', type=float, default=0.1, help='cross-entropy label smoothing (default 0.1)')
+    t.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
+                   help='auto: fp16 on CUDA, bf16 on a CPU with bf16 support, else fp32')
+    t.add_argument('--pipeline', choices=['datablock', 'decoded'], default='datablock', help='datablock: per-image '
+                   'PIL pipeline with TrivialAugment; decoded: images decoded once, batch crop/flip/erase (faster on a CPU)')
+    t.add_argument('--progressive', action='store_true', help='progressive resizing: start at half size, reach '
+                   'full size halfway through (cheaper early epochs, more epochs in a budget)')
+    t.add_argument('--no-augment', action='store_true', help='train without augmentation')
+    t.add_argument('--seed', type=int, help='random seed for a repeatable run')
+    t.set_defaults(func=cmd_classify_train)
+
+    pr = c.add_parser('predict', help='top-k classes of images')
+    pr.add_argument('images', nargs='+', help='image files')
+    pr.add_argument('--model', required=True, help='run folder written by classify train, or a model.pth/export.pkl file')
+    pr.add_argument('--k', type=_positive(int), default=5, help='classes shown per image (default 5)')
+    pr.add_argument('--json', action='store_true', help='print JSON instead of a table')
+    pr.set_defaults(func=cmd_classify_predict)
+    return p
+
+def main(argv=None):
+    "Run one command; user errors print one line and exit 2 (set SUPERRES_DEBUG=1 for the traceback)."
+    from PIL import UnidentifiedImageError
+    from .data import DataError
+    a = parser().parse_args(argv)
+    try: a.func(a)
+    except (DataError, ValueError, FileNotFoundError, UnidentifiedImageError, IsADirectoryError, PermissionError) as e:
+        if os.environ.get('SUPERRES_DEBUG'): raise
+        print(f'superres: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+if __name__ == '__main__': sys.exit(main())

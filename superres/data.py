@@ -1,0 +1,306 @@
+"""Tiny ImageNet: finding it, validating it, and turning it into fastai DataLoaders."""
+import hashlib, os, random, shutil, tempfile, zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastcore.basics import store_attr
+from fastai.data.block import CategoryBlock, DataBlock
+from fastai.data.transforms import FuncSplitter
+from fastai.vision.augment import CropPad, FlipItem, RandomCrop, RandTransform, Resize
+from fastai.torch_core import TensorCategory
+from fastai.vision.core import PILImage, TensorImage
+from fastai.vision.data import ImageBlock
+from PIL import Image
+from torchvision.transforms import TrivialAugmentWide
+
+from .files import natural_key
+
+__all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
+           'TinyImageNet', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
+           'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png']
+
+TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
+DIR_NAME = 'tiny-imagenet-200'
+
+class DataError(Exception):
+    "A data set that is missing or malformed; the message says what and how to fix it."
+
+def cache_dir():
+    "Where superres keeps extracted data and caches: `SUPERRES_CACHE`, else `~/.cache/superres`."
+    return Path(os.environ.get('SUPERRES_CACHE', Path.home()/'.cache'/'superres'))
+
+def _zip_key(zip_path):
+    "Identify a zip by name, size and mtime so an edited or replaced zip is extracted afresh."
+    st = zip_path.stat()
+    return hashlib.sha1(f'{zip_path.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:12]
+
+def _extract_zip(zip_path):
+    "Extract `zip_path` once into the cache; an interrupted extraction is never mistaken for a finished one."
+    dest = cache_dir()/f'{zip_path.stem}-{_zip_key(zip_path)}'
+    if dest.is_dir(): return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', dir=dest.parent))
+    try:
+        try:
+            with zipfile.ZipFile(zip_path) as z: z.extractall(tmp)
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise DataError(f'{zip_path} is not a complete zip file ({e}). Download it again.') from e
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+def _root_in(folder):
+    "The `tiny-imagenet-200` folder at or directly inside `folder`."
+    folder = Path(folder)
+    if (folder/'wnids.txt').exists(): return folder
+    if (folder/DIR_NAME).is_dir(): return folder/DIR_NAME
+    return folder
+
+def _download(url, dest):
+    "Download `url` to `dest` with a progress bar, atomically."
+    from fastdownload import download_url
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f'.{dest.name}.part')
+    try: download_url(url, tmp, show_progress=True)
+    except Exception as e:
+        raise DataError(f'Could not download Tiny ImageNet from {url} ({e}). Download it yourself and pass '
+                        f'--data PATH (the zip or its extracted folder), or set SUPERRES_DATA.') from e
+    os.replace(tmp, dest)
+    return dest
+
+def _resolve(path):
+    "A folder or zip given by the user, as a validated root folder."
+    path = Path(path).expanduser()
+    if not path.exists(): raise DataError(f'{path} does not exist. Pass the Tiny ImageNet zip or its extracted folder.')
+    if path.is_file():
+        if not zipfile.is_zipfile(path): raise DataError(f'{path} is a file but not a zip. Pass the Tiny ImageNet zip or folder.')
+        path = _extract_zip(path)
+    return validate_tiny_imagenet(_root_in(path))
+
+def find_tiny_imagenet(path=None, download=True):
+    "Tiny ImageNet's root folder: `path`, else `$SUPERRES_DATA`, else fastai's data folder, else downloaded."
+    if path is not None: return _resolve(path)
+    if os.environ.get('SUPERRES_DATA'): return _resolve(os.environ['SUPERRES_DATA'])
+    from fastai.data.external import fastai_path
+    data = fastai_path('data')
+    for cand in (data/DIR_NAME, data/f'{DIR_NAME}.zip'):
+        if cand.exists(): return _resolve(cand)
+    if not download: raise DataError('Tiny ImageNet not found: pass --data PATH or set SUPERRES_DATA.')
+    return _resolve(_download(TINY_IMAGENET_URL, data/f'{DIR_NAME}.zip'))
+
+def _read_lines(path): return [l for l in Path(path).read_text().splitlines() if l.strip()]
+
+def _some(names, n=5): return ', '.join(list(names)[:n]) + (f' and {len(names)-n} more' if len(names) > n else '')
+
+def validate_tiny_imagenet(root, n_classes=200):
+    "Check `root` has the official layout, raising a `DataError` that lists everything missing."
+    root = Path(root)
+    problems = []
+    wnids_file, words_file, ann_file = root/'wnids.txt', root/'words.txt', root/'val'/'val_annotations.txt'
+    for f in (wnids_file, words_file, ann_file):
+        if not f.is_file(): problems.append(f'missing {f.relative_to(root)}')
+    wnids = _read_lines(wnids_file) if wnids_file.is_file() else []
+    if wnids_file.is_file() and len(wnids) != n_classes:
+        problems.append(f'wnids.txt lists {len(wnids)} classes, expected {n_classes}')
+    no_train = [w for w in wnids if not (root/'train'/w/'images').is_dir() or not any((root/'train'/w/'images').iterdir())]
+    if no_train: problems.append(f'no training images for {len(no_train)} classes (train/<wnid>/images): {_some(no_train)}')
+    if words_file.is_file() and wnids:
+        known = {l.split('\t', 1)[0] for l in _read_lines(words_file)}
+        unnamed = [w for w in wnids if w not in known]
+        if unnamed: problems.append(f'words.txt has no name for {len(unnamed)} classes: {_some(unnamed)}')
+    if ann_file.is_file() and wnids:
+        rows = [l.split('\t') for l in _read_lines(ann_file)]
+        bad = [r[0] for r in rows if len(r) < 2]
+        if bad: problems.append(f'val_annotations.txt has {len(bad)} malformed lines (expected "file<TAB>wnid..."): {_some(bad)}')
+        unknown = sorted({r[1] for r in rows if len(r) >= 2 and r[1] not in set(wnids)})
+        if unknown: problems.append(f'val_annotations.txt labels {len(unknown)} wnids not in wnids.txt: {_some(unknown)}')
+        missing = [r[0] for r in rows if len(r) >= 2 and not (root/'val'/'images'/r[0]).is_file()]
+        if missing: problems.append(f'{len(missing)} val images listed in val_annotations.txt are missing: {_some(missing)}')
+    if problems:
+        raise DataError(f'{root} is not a valid Tiny ImageNet folder:\n' + '\n'.join(f'  - {p}' for p in problems))
+    return root
+
+class TinyImageNet:
+    "Items, labels and class names of a Tiny ImageNet folder, restricted to a subset for quick runs."
+    def __init__(self, root, classes=None, per_class=None, val_per_class=None):
+        self.root = Path(root)
+        all_wnids = _read_lines(self.root/'wnids.txt')
+        self.wnids = all_wnids[:classes] if classes else all_wnids
+        words = dict(l.split('\t', 1) for l in _read_lines(self.root/'words.txt'))
+        self.names = {w: words[w].split(',')[0].strip() for w in self.wnids}
+        keep = set(self.wnids)
+        self.val_labels = {}
+        counts = dict.fromkeys(self.wnids, 0)
+        for fname, wnid, *_ in (l.split('\t') for l in _read_lines(self.root/'val'/'val_annotations.txt')):
+            if wnid in keep and (val_per_class is None or counts[wnid] < val_per_class):
+                self.val_labels[fname] = wnid
+                counts[wnid] += 1
+        store_attr('per_class,val_per_class')
+
+    def train_files(self):
+        "The first `per_class` training images of each class, in natural order."
+        files = []
+        for w in self.wnids:
+            names = sorted(os.listdir(self.root/'train'/w/'images'), key=natural_key)
+            files += [self.root/'train'/w/'images'/n for n in names[:self.per_class]]
+        return files
+
+    def val_files(self):
+        return [self.root/'val'/'images'/f for f in sorted(self.val_labels, key=natural_key)]
+
+    def items(self): return self.train_files() + self.val_files()
+
+    def label(self, path):
+        "The wnid of an image path from either split."
+        path = Path(path)
+        return self.val_labels[path.name] if is_val(path) else path.parent.parent.name
+
+    def __call__(self, path): return self.label(path)
+
+def is_val(path):
+    "Whether an item comes from the `val/` split (train files live in `train/<wnid>/images`)."
+    return Path(path).parent.parent.name == 'val'
+
+def load_rgb(path):
+    "Open an image as RGB; 2% of Tiny ImageNet is grayscale."
+    with Image.open(path) as im: return im.convert('RGB')
+
+def image_stats(files, n=2000, seed=0):
+    "Per-channel mean and std of a sample of `files` in [0,1], so normalisation comes from the data itself."
+    files = list(files)
+    sample = random.Random(seed).sample(files, min(n, len(files)))
+    s, s2, count = np.zeros(3), np.zeros(3), 0
+    for f in sample:
+        a = np.asarray(load_rgb(f), dtype=np.float64).reshape(-1, 3) / 255.
+        s += a.sum(0); s2 += (a**2).sum(0); count += len(a)
+    mean = s / count
+    return mean.tolist(), np.sqrt(s2/count - mean**2).tolist()
+
+class TrivialAugment(RandTransform):
+    "torchvision's TrivialAugmentWide, one random op per image, on the training set's PIL images only."
+    order, split_idx = 3, 0
+    def __init__(self, p=1., **kwargs):
+        super().__init__(p=p)
+        self.tfm = TrivialAugmentWide(**kwargs)
+    def encodes(self, x: PILImage): return type(x)(self.tfm(x))
+
+class RandomErase(RandTransform):
+    "Per-image random erasing on a batch in [0,1]; the fill matches N(0,1) after the model's own normalisation."
+    order, split_idx = 100, 0
+    def __init__(self, p=0.25, max_area=0.25, mean=(0.5,)*3, std=(0.25,)*3, types=TensorImage):
+        super().__init__(p=1.)
+        store_attr('max_area,types')
+        self.erase_p, self.mean, self.std = p, torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+
+    def encodes(self, x: TensorImage):
+        if not isinstance(x, self.types): return x
+        return type(x)(erase_rects(x, self.erase_p, self.max_area, self.mean.to(x), self.std.to(x)))
+
+def erase_rects(x, p, max_area, mean, std):
+    "Erase one random rectangle per image of `x` with probability `p`, each its own size and place."
+    b, _, h, w = x.shape
+    dev = x.device
+    area = torch.empty(b, device=dev).uniform_(0.02, max_area) * h * w
+    ratio = torch.exp(torch.empty(b, device=dev).uniform_(np.log(0.3), np.log(3.3)))
+    eh = (area * ratio).sqrt().round().clamp(1, h).long()
+    ew = (area / ratio).sqrt().round().clamp(1, w).long()
+    top = (torch.rand(b, device=dev) * (h - eh + 1)).long()
+    left = (torch.rand(b, device=dev) * (w - ew + 1)).long()
+    rows, cols = torch.arange(h, device=dev)[None], torch.arange(w, device=dev)[None]
+    in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
+    mask = (in_rows[:, :, None] & in_cols[:, None, :]) & (torch.rand(b, device=dev) < p)[:, None, None]
+    noise = (mean + std * torch.randn_like(x)).clamp(0, 1)
+    return torch.where(mask[:, None], noise, x)
+
+def classification_tfms(size=64, augment=True):
+    "Item transforms: pad + random crop and flip, then TrivialAugment; the validation set only gets resized."
+    tfms = [] if size == 64 else [Resize(size)]
+    if augment: tfms += [CropPad(size + 2*max(1, size//16)), RandomCrop(size), FlipItem(0.5), TrivialAugment()]
+    return tfms
+
+def classification_dblock(tin, size=64, augment=True, stats=None):
+    "A DataBlock of (image, wnid) over a `TinyImageNet` subset; erasing uses the data's own `stats`."
+    erase = [RandomErase(mean=stats[0], std=stats[1])] if augment and stats else []
+    return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=tin.wnids)), get_items=lambda _: tin.items(),
+                     get_y=tin, splitter=FuncSplitter(is_val), item_tfms=classification_tfms(size, augment),
+                     batch_tfms=erase)
+
+def classification_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True,
+                       num_workers=None, **kwargs):
+    "DataLoaders for Tiny ImageNet classification and the data's normalisation stats."
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class)
+    stats = image_stats(tin.train_files())
+    dblock = classification_dblock(tin, size=size, augment=augment, stats=stats)
+    if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
+    dls = dblock.dataloaders(tin.root, bs=bs, num_workers=num_workers, **kwargs)
+    dls.tin, dls.stats = tin, stats
+    return dls
+
+class BatchPadCropFlip(RandTransform):
+    "Pad + random crop and horizontal flip on a batch, drawn per image and shared by every image tensor of the tuple."
+    order, split_idx = 20, 0
+    def __init__(self, pad=4, p_flip=0.5):
+        super().__init__(p=1.)
+        store_attr()
+    def before_call(self, b, split_idx):
+        x = b[0] if isinstance(b, tuple) else b
+        n, _, h, w = x.shape
+        self.top, self.left = (torch.randint(0, 2*self.pad + 1, (2, n), device=x.device))
+        self.flip = torch.rand(n, device=x.device) < self.p_flip
+    def encodes(self, x: TensorImage):
+        n, _, h, w = x.shape
+        xp = torch.nn.functional.pad(x, [self.pad]*4)
+        rows = (self.top[:, None] + torch.arange(h, device=x.device))[:, :, None]
+        cols = self.left[:, None] + torch.arange(w, device=x.device)
+        cols = torch.where(self.flip[:, None], cols.flip(1), cols)[:, None, :]
+        out = xp.permute(0, 2, 3, 1)[torch.arange(n, device=x.device)[:, None, None], rows, cols]
+        return type(x)(out.permute(0, 3, 1, 2).contiguous())
+
+def decode_images(files, size=64):
+    "Decode `files` once into one uint8 tensor, so training never touches JPEG or PIL again."
+    out = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
+    for i, f in enumerate(files):
+        im = load_rgb(f)
+        if im.size != (size, size): im = im.resize((size, size), Image.BICUBIC)
+        out[i] = torch.from_numpy(np.array(im)).permute(2, 0, 1)
+    return out
+
+class ImageArrays:
+    "A dataset of images held as one uint8 tensor plus labels; `new_empty` lets `learn.export` drop the data."
+    def __init__(self, x, y): self.x, self.y = x, y
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
+    def new_empty(self): return type(self)(self.x[:0], self.y[:0])
+
+def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, device=None):
+    "Classification DataLoaders over pre-decoded uint8 tensors with per-image crop/flip/erase on whole batches."
+    from fastai.data.core import DataLoaders, TfmdDL
+    from fastai.data.transforms import IntToFloatTensor
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class)
+    stats = image_stats(tin.train_files())
+    vocab = {w: i for i, w in enumerate(tin.wnids)}
+    def dataset(files): return ImageArrays(decode_images(files, size), torch.tensor([vocab[tin.label(f)] for f in files]))
+    tfms = [IntToFloatTensor()] + ([BatchPadCropFlip(max(1, size//16)), RandomErase(mean=stats[0], std=stats[1])] if augment else [])
+    loader = dict(bs=bs, device=device, num_workers=0)  # batches are slices of memory: worker processes only add cost
+    train = TfmdDL(dataset(tin.train_files()), shuffle=True, drop_last=True, after_batch=tfms, **loader)
+    valid = TfmdDL(dataset(tin.val_files()), after_batch=[IntToFloatTensor()], **loader)
+    dls = DataLoaders(train, valid, device=device)
+    dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
+    return dls
+
+def show_batch_png(data, fname, classes=None, per_class=None, n=16):
+    "Save a training batch, augmentations included, titled with class names rather than wnids."
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from .files import atomic_path
+    dls = classification_dls(data, classes=classes, per_class=per_class, bs=n, num_workers=0)
+    dls.show_batch(max_n=n, show=False)
+    fig = plt.gcf()
+    for ax in fig.axes: ax.set_title(dls.tin.names.get(ax.get_title(), ax.get_title()), fontsize=8)
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
+    plt.close(fig)
+    return Path(fname)

@@ -1,0 +1,37 @@
+"""Files superres writes: every write goes to a temporary file first, then is renamed into place."""
+import os, re, tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ['atomic_path', 'atomic_write_text', 'image_extensions', 'natural_key', 'list_images']
+
+image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
+
+@contextmanager
+def atomic_path(path, suffix=None):
+    "Yield a temporary path beside `path`, renamed onto it only if the block succeeds, so a crash never leaves a truncated file."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
+
+def atomic_write_text(path, text):
+    "Write `text` to `path` atomically."
+    with atomic_path(path) as tmp: Path(tmp).write_text(text)
+    return Path(path)
+
+def natural_key(name):
+    "Sort `img_10` after `img_9`, as a person numbering files expects."
+    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', name)]
+
+def list_images(folder, recurse=True):
+    "Image files under `folder` in natural order."
+    folder = Path(folder)
+    found = folder.rglob('*') if recurse else folder.iterdir()
+    return sorted((p for p in found if p.suffix.lower() in image_extensions and p.is_file()),
+                  key=lambda p: natural_key(str(p.relative_to(folder))))

@@ -1,0 +1,189 @@
+"""Learner factories and training recipes, with the CPU speed-ups fastai leaves out."""
+import json, time
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from fastcore.basics import store_attr
+from fastcore.meta import delegates
+from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.core import Callback, CancelFitException, CancelTrainException
+from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.schedule import *  # noqa: F401,F403 (patches fit_one_cycle and lr_find onto Learner)
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy, top_k_accuracy
+from fastai.optimizer import Adam
+from fastai.torch_core import find_bs
+
+from .data import classification_dls, decoded_dls
+from .files import atomic_path, atomic_write_text
+from .models import classifier, classifier_config, classifier_from_config
+
+__all__ = ['BF16Autocast', 'CSVHistory', 'cpu_supports_bf16', 'precision_callbacks', 'classifier_learner',
+           'Throughput', 'TimeBudget', 'top5_accuracy', 'ProgressiveResize', 'save_model', 'load_model', 'plot_history', 'export_learner', 'train_classifier']
+
+def cpu_supports_bf16():
+    "Whether this CPU has native bf16 matmuls (AVX512-BF16 or AMX), where bf16 autocast measured 2x fp32."
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'))
+
+class BF16Autocast(Callback):
+    "bf16 autocast on the CPU, the path fastai's CUDA-only `MixedPrecision` does not cover; no scaler needed."
+    order = 10
+    def before_batch(self):
+        self.autocast = torch.autocast(self.dls.device.type if self.dls.device else 'cpu', dtype=torch.bfloat16)
+        self.autocast.__enter__()
+    def after_pred(self): self.learn.pred = self.pred.float()
+    def after_loss(self): self.autocast.__exit__(None, None, None)
+    def after_cancel_batch(self): self.autocast.__exit__(None, None, None)
+
+class CSVHistory(Callback):
+    "The per-epoch log as CSV, rewritten atomically after every epoch so it is never half-written."
+    order = 51  # right after Recorder
+    def __init__(self, fname): self.fname, self.rows = Path(fname), []
+    def before_fit(self): self.rows = []
+    def after_epoch(self):
+        self.rows.append([str(v) for v in self.recorder.log])
+        text = '\n'.join(','.join(r) for r in [self.recorder.metric_names, *self.rows]) + '\n'
+        atomic_write_text(self.fname, text)
+
+class Throughput(Callback):
+    "Training images per second, data loading included, as a user waiting for an epoch experiences it."
+    order = 99
+    def before_fit(self): self.seconds, self.images = 0., 0
+    def before_train(self): self.t0 = time.perf_counter()
+    def after_batch(self):
+        if self.training: self.images += find_bs(self.yb)
+    def after_train(self): self.seconds += time.perf_counter() - self.t0
+    @property
+    def imgs_per_s(self): return self.images / max(self.seconds, 1e-9)
+
+def precision_callbacks(precision='auto', channels_last=True, device=None):
+    "Callbacks for the fastest precision on `device`: fp16 AMP on CUDA, bf16 autocast on a CPU that has it."
+    cuda = (device or torch.device('cuda' if torch.cuda.is_available() else 'cpu')).type == 'cuda'
+    if precision == 'auto': precision = 'fp16' if cuda else ('bf16' if cpu_supports_bf16() else 'fp32')
+    if precision not in ('fp32', 'bf16', 'fp16'): raise ValueError(f'precision must be auto, fp32, bf16 or fp16, not {precision!r}')
+    if precision == 'fp16' and not cuda: raise ValueError('fp16 mixed precision needs a CUDA GPU; use bf16 on a CPU')
+    cbs = [ChannelsLast()] if channels_last else []
+    if precision == 'fp16': cbs.append(MixedPrecision('fp16'))
+    elif precision == 'bf16': cbs.append(MixedPrecision('bf16') if cuda else BF16Autocast())
+    return cbs
+
+def top5_accuracy(inp, targ):
+    "Top-5 accuracy, or top-n when there are fewer than 5 classes (small subsets)."
+    return top_k_accuracy(inp, targ, k=min(5, inp.shape[-1]))
+
+def _batch_stats(dls):
+    "Normalisation stats from one training batch, for DataLoaders that did not bring their own."
+    x = dls.one_batch()[0].float()
+    return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
+
+@delegates(Learner.__init__)
+def classifier_learner(dls, model=None, preset=None, label_smoothing=0.1, precision='auto', channels_last=True,
+                       model_kwargs=None, cbs=None, **kwargs):
+    "A classification Learner: AdamW(eps 1e-5), cross-entropy, accuracy and top-5, fastest precision available."
+    if model is None:
+        mean, std = getattr(dls, 'stats', None) or _batch_stats(dls)
+        vocab = list(dls.vocab)
+        names = [dls.tin.names[w] for w in vocab] if hasattr(dls, 'tin') else vocab
+        model = classifier(preset, n_out=len(vocab), mean=mean, std=std, vocab=vocab, names=names, **(model_kwargs or {}))
+    cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=label_smoothing),
+                   opt_func=partial(Adam, eps=1e-5), metrics=[accuracy, top5_accuracy], cbs=cbs, **kwargs)
+
+class TimeBudget(Callback):
+    "Drive the schedule by wall-clock time, so a run fills `seconds` exactly whatever the machine's speed."
+    order = 55  # after Recorder logs an epoch, before ParamScheduler reads `pct_train`
+    def __init__(self, seconds): self.seconds = seconds
+    def before_fit(self): self.start = time.perf_counter()
+    def _pct(self): return min(1., (time.perf_counter() - self.start) / self.seconds)
+    def before_batch(self):
+        if self.training: self.learn.pct_train = self._pct()
+    def after_batch(self):
+        if self.training and self._pct() >= 1: raise CancelTrainException()
+    def after_epoch(self):
+        if self._pct() >= 1: raise CancelFitException()
+
+class ProgressiveResize(Callback):
+    "Train on downscaled batches early in the schedule, where images are cheaper, reaching full size at `full_at`."
+    order = 56  # after TimeBudget sets `pct_train`
+    def __init__(self, start=32, full_at=0.5, step=8): store_attr()
+    def before_batch(self):
+        if not self.training: return
+        full = self.x.shape[-1]
+        size = self.start + (full - self.start) * min(1., self.pct_train / self.full_at)
+        size = int(round(size / self.step) * self.step)
+        if size < full: self.learn.xb = (F.interpolate(self.x, size=(size, size), mode='bilinear', antialias=True),)
+
+def save_model(model, fname):
+    "Weights plus config in one file that `torch.load(weights_only=True)` can read: no pickle, no code."
+    with atomic_path(fname) as tmp: torch.save({'config': model.config, 'state_dict': model.state_dict()}, tmp)
+    return Path(fname)
+
+def load_model(fname):
+    "Rebuild a model saved by `save_model`."
+    saved = torch.load(fname, map_location='cpu', weights_only=True)
+    model = classifier_from_config(saved['config'])
+    model.load_state_dict(saved['state_dict'])
+    return model.eval()
+
+def plot_history(learn, fname):
+    "Loss and accuracy curves as a PNG, to see at a glance whether training worked."
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rec = learn.recorder
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(list(range(len(rec.losses))), [float(l) for l in rec.losses], label='train (smoothed)')
+    n_iter = len(rec.losses) / max(1, len(rec.values))
+    ax1.plot([(i+1)*n_iter for i in range(len(rec.values))], [v[1] for v in rec.values], 'o-', label='valid')
+    ax1.set_xlabel('iteration'); ax1.set_ylabel('loss'); ax1.legend()
+    names = rec.metric_names[3:-1]
+    for j, name in enumerate(names): ax2.plot(range(1, len(rec.values)+1), [v[2+j] for v in rec.values], 'o-', label=name)
+    ax2.set_xlabel('epoch'); ax2.set_ylabel('metric'); ax2.legend()
+    fig.tight_layout()
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=100)
+    plt.close(fig)
+    return Path(fname)
+
+PRECISION_CBS = (BF16Autocast, MixedPrecision)
+
+def export_learner(learn, fname):
+    "`learn.export` atomically, predicting in fp32 wherever it is loaded; the learner stays usable if export fails."
+    dls, opt = learn.dls, learn.opt
+    precision = [cb for cb in learn.cbs if isinstance(cb, PRECISION_CBS)]
+    learn.remove_cbs(precision)
+    try:
+        with atomic_path(fname) as tmp: learn.export(Path(tmp).resolve())
+    finally:
+        learn.dls, learn.opt = dls, opt
+        learn.add_cbs(precision)
+    return Path(fname)
+
+def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128,
+                     lr=3e-3, size=64, label_smoothing=0.1, precision='auto', augment=True, pipeline='datablock',
+                     progressive=False, max_epochs=1000, num_workers=None, seed=None, model_kwargs=None):
+    "The whole recipe: data, learner, one-cycle (stretched over `budget` seconds if given), logs, plot and exports."
+    from fastai.torch_core import set_seed
+    if seed is not None: set_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if pipeline not in ('datablock', 'decoded'): raise ValueError(f'pipeline must be datablock or decoded, not {pipeline!r}')
+    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment)
+    dls = (classification_dls(data, num_workers=num_workers, **subset) if pipeline == 'datablock'
+           else decoded_dls(data, **subset))
+    learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
+                               model_kwargs=model_kwargs, path=out)
+    meter = Throughput()
+    cbs = [CSVHistory(out/'history.csv'), meter] + ([TimeBudget(budget)] if budget else [])
+    if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))
+    learn.fit_one_cycle(max_epochs if budget else epochs, lr, cbs=cbs)
+    epochs = len(learn.recorder.values)
+    plot_history(learn, out/'history.png')
+    save_model(learn.model, out/'model.pth')
+    export_learner(learn, out/'export.pkl')
+    atomic_write_text(out/'metrics.json', json.dumps(
+        dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])), epochs=epochs,
+             train_imgs_per_s=meter.imgs_per_s), indent=1))
+    return learn

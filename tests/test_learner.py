@@ -1,0 +1,97 @@
+import json, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+import torch
+
+from superres.data import classification_dls
+from fastai.callback.core import Callback
+from superres.learner import (BF16Autocast, ProgressiveResize, TimeBudget, classifier_learner, cpu_supports_bf16,
+                              load_model, precision_callbacks, save_model, train_classifier)
+
+@pytest.fixture(scope='module')
+def dls(tiny_root):
+    return classification_dls(tiny_root, classes=4, bs=8, num_workers=0)
+
+def test_learner_overfits_one_batch(dls):
+    torch.manual_seed(0)
+    learn = classifier_learner(dls, preset='cpu_small', precision='fp32', label_smoothing=0.)
+    xb, yb = dls.valid.one_batch()
+    learn.model.train()
+    learn.create_opt()
+    learn.opt.set_hyper('lr', 3e-3)
+    first = None
+    for _ in range(60):
+        loss = learn.loss_func(learn.model(xb), yb)
+        first = first if first is not None else loss.item()
+        loss.backward(); learn.opt.step(); learn.opt.zero_grad()
+    learn.model.eval()
+    assert loss.item() < first / 5
+    assert (learn.model(xb).argmax(1) == yb).float().mean() == 1.
+
+def test_learner_defaults(dls):
+    learn = classifier_learner(dls, preset='cpu_small')
+    assert learn.model.config['vocab'] == list(dls.vocab) and learn.model.config['names'][0] == 'thing0'
+    assert learn.model[0].mean.flatten().tolist() == pytest.approx(dls.stats[0])
+    assert learn.opt_func.keywords['eps'] == 1e-5
+    assert [m.name for m in learn.metrics] == ['accuracy', 'top5_accuracy']
+
+def test_precision_callbacks():
+    with pytest.raises(ValueError, match='CUDA'): precision_callbacks('fp16', device=torch.device('cpu'))
+    assert not any(isinstance(c, BF16Autocast) for c in precision_callbacks('fp32', device=torch.device('cpu')))
+    auto = precision_callbacks('auto', device=torch.device('cpu'))
+    assert any(isinstance(c, BF16Autocast) for c in auto) == cpu_supports_bf16()
+
+def test_bf16_fit_records_float_losses(dls):
+    learn = classifier_learner(dls, preset='cpu_small', precision='bf16')
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+    assert all(torch.isfinite(torch.tensor(v[:2])).all() for v in learn.recorder.values)
+
+class Spy(Callback):
+    order = 57  # after TimeBudget and ProgressiveResize, like the model sees it
+    def before_fit(self): self.pcts, self.sizes = [], []
+    def before_batch(self):
+        if self.training: self.pcts.append(self.pct_train); self.sizes.append(self.x.shape[-1])
+
+def test_time_budget_fills_the_time_and_schedules_by_it(dls):
+    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
+    spy = Spy()
+    t0 = time.perf_counter()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1000, 1e-3, cbs=[TimeBudget(4), spy])
+    took = time.perf_counter() - t0
+    assert 4 <= took < 8 and 1 < len(learn.recorder.values) < 1000
+    assert spy.pcts == sorted(spy.pcts) and spy.pcts[-1] > 0.8
+    lrs = learn.recorder.lrs
+    assert max(lrs) > 10 * lrs[-1]  # one-cycle ran to its end, not cut off at the top
+
+def test_progressive_resize_grows_to_full_size(dls):
+    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
+    spy = Spy()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(4, 1e-3, cbs=[ProgressiveResize(start=32, full_at=0.5), spy])
+    assert spy.sizes[0] == 32 and spy.sizes[-1] == 64 and spy.sizes == sorted(spy.sizes)
+
+def test_save_load_model_weights_only(dls, tmp_path):
+    learn = classifier_learner(dls, preset='cpu_small')
+    f = save_model(learn.model, tmp_path/'m.pth')
+    assert set(torch.load(f, weights_only=True)) == {'config', 'state_dict'}
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.equal(learn.model.eval()(x), load_model(f)(x))
+
+def test_train_export_and_fresh_process_load(tiny_root, tmp_path):
+    out = tmp_path/'run'
+    learn = train_classifier(out, data=tiny_root, preset='cpu_small', classes=3, epochs=2, bs=4, seed=0)
+    for name in ('model.pth', 'export.pkl', 'history.csv', 'history.png', 'metrics.json'): assert (out/name).is_file()
+    rows = (out/'history.csv').read_text().splitlines()
+    assert rows[0].startswith('epoch,train_loss,valid_loss,accuracy') and len(rows) == 3
+    assert json.loads((out/'metrics.json').read_text())['epochs'] == 2
+    assert not list(out.glob('.*'))  # no temporary files left behind
+    files = learn.dls.tin.val_files()
+    dl = learn.dls.test_dl(files)
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, BF16Autocast)])  # exports predict in fp32
+    here = learn.get_preds(dl=dl)[0]
+    code = (f'import torch; from fastai.learner import load_learner; l = load_learner({str(out/"export.pkl")!r}); '
+            f'p = l.get_preds(dl=l.dls.test_dl({[str(f) for f in files]!r}))[0]; torch.save(p, {str(tmp_path/"p.pt")!r})')
+    subprocess.run([sys.executable, '-c', code], check=True, capture_output=True)
+    there = torch.load(tmp_path/'p.pt')
+    assert torch.equal(here.argmax(1), there.argmax(1))
+    torch.testing.assert_close(here, there, rtol=1e-5, atol=1e-6)
