@@ -62,27 +62,28 @@ def run_reference(root, classes, budget, bs=512, lr=3e-2):
     return dict(name='reference (plain PyTorch, step2, fp32, per-item PIL)', val_acc=acc, steps=steps,
                 epochs=seen/len(tr), train_imgs_per_s=seen/sum(step_times), wall_s=time.perf_counter() - start)
 
-def run_superres(root, classes, budget, out, progressive=True):
+def run_superres(root, classes, budget, out, pipeline='datablock', progressive=False, data_arg=None):
     "superres's CPU recipe through fastai: cpu preset, bf16 + channels_last, pre-decoded data, one-cycle sized to the budget."
     start = time.perf_counter()
     learn = train_classifier(out, data=root, preset='cpu', classes=classes, budget=budget, bs=128, lr=3e-3,
-                             pipeline='decoded', progressive=progressive, seed=0)
+                             pipeline=pipeline, progressive=progressive, seed=0)
     wall = time.perf_counter() - start
     m = json.loads((Path(out)/'metrics.json').read_text())
-    return dict(name='superres (fastai, cpu preset, bf16+channels_last, decoded)', val_acc=m['accuracy'],
+    return dict(name=f'superres (fastai, cpu preset, bf16+channels_last, {pipeline} pipeline)', val_acc=m['accuracy'],
                 epochs=m['epochs'], train_imgs_per_s=m['train_imgs_per_s'], wall_s=wall,
-                command=f'superres classify train --data {root} --preset cpu --classes {classes} --budget {budget} '
-                        f'--bs 128 --lr 3e-3 --pipeline decoded {"--progressive " if progressive else ""}--seed 0 --out {out}')
+                command=f'superres classify train --data {data_arg or root} --preset cpu --classes {classes} --budget {budget} '
+                        f'--bs 128 --lr 3e-3 --pipeline {pipeline} {"--progressive " if progressive else ""}--seed 0 --out {out}')
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data'); p.add_argument('--budget', type=float, default=600); p.add_argument('--classes', type=int, default=20)
     p.add_argument('--only', choices=['reference', 'superres']); p.add_argument('--out', default='runs/bench-classify')
+    p.add_argument('--pipeline', choices=['datablock', 'decoded'], default='datablock'); p.add_argument('--progressive', action='store_true')
     a = p.parse_args()
     root = find_tiny_imagenet(a.data)
     torch.set_num_threads(torch.get_num_threads())
     rows = []
-    if a.only != 'reference': rows.append(run_superres(root, a.classes, a.budget, a.out)); print(json.dumps(rows[-1]), flush=True)
+    if a.only != 'reference': rows.append(run_superres(root, a.classes, a.budget, a.out, a.pipeline, a.progressive, a.data)); print(json.dumps(rows[-1]), flush=True)
     if a.only != 'superres': rows.append(run_reference(root, a.classes, a.budget)); print(json.dumps(rows[-1]), flush=True)
     if len(rows) == 2:
         print(f"accuracy ratio superres/reference: {rows[0]['val_acc']/max(rows[1]['val_acc'],1e-9):.2f}; "

@@ -1,6 +1,8 @@
 """The `superres` command: parses arguments and calls the library, nothing more."""
-import argparse, json, os, sys
+import argparse, json, os, sys, warnings
 from pathlib import Path
+
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 
 __all__ = ['main', 'parser']
 
@@ -51,7 +53,41 @@ def cmd_classify_predict(a):
             print(f)
             for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
 
+def cmd_train(a):
+    from .learner import train_superres
+    train_superres(a.out, data=a.data, arch=a.arch, loss=a.loss, classifier_path=a.classifier, scale=a.scale,
+                   classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class, epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr,
+                   size=a.size, preset=a.preset, freeze_epochs=a.freeze_epochs, down=a.down, up=a.up,
+                   erase=not a.no_erase, pretrained=not a.no_pretrained, feature_layers=a.feature_layers,
+                   precision=a.precision, seed=a.seed)
+    print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
+    print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png, results.png')
+
+def cmd_upscale(a):
+    from .inference import load_restorer, upscale_files
+    model = load_restorer(a.model)
+    for src, dest, notes in upscale_files(model, a.inputs, a.output, scale=a.scale, tile=a.tile, overlap=a.overlap,
+                                          overwrite=a.overwrite):
+        print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
+
+def cmd_evaluate(a):
+    from .data import find_tiny_imagenet, is_tiny_imagenet
+    from .files import atomic_write_text
+    from .inference import evaluate_sr, load_restorer
+    model = load_restorer(a.model) if a.model else None
+    hr = Path(a.hr_dir)
+    if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
+    rows = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines)
+    names = a.baselines + (['model'] if model else [])
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
+    if a.per_image:
+        for r in rows: print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
+    print(f'{"method":<10}{"PSNR-Y (dB)":>12}{"SSIM-Y":>9}   ({len(rows)} images from {hr}, x{a.scale})')
+    for n in names: print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}")
+    if a.json: atomic_write_text(a.json, json.dumps(dict(scale=a.scale, hr_dir=str(hr), mean=mean, images=rows), indent=1))
+
 def parser():
+    from .data import FILTERS
     from .models import PRESETS
     p = argparse.ArgumentParser(prog='superres', description='Train and use image models on Tiny ImageNet with fastai.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -93,6 +129,52 @@ def parser():
     pr.add_argument('--k', type=_positive(int), default=5, help='classes shown per image (default 5)')
     pr.add_argument('--json', action='store_true', help='print JSON instead of a table')
     pr.set_defaults(func=cmd_classify_predict)
+    tr = sub.add_parser('train', help='train a super-resolution model')
+    _add_data_args(tr)
+    tr.add_argument('--out', required=True, help='run folder: model.pth, export.pkl, history.csv/png, results.png, metrics.json')
+    tr.add_argument('--arch', choices=['tiny_unet', 'tiny_unet_cross', 'dynamic_unet'], default='tiny_unet',
+                    help='tiny_unet: added skips, starts as identity; _cross: convs on the skips; dynamic_unet: fastai DynamicUnet')
+    tr.add_argument('--loss', choices=['mse', 'l1', 'perceptual'], default='mse',
+                    help='pixel loss, or perceptual: MSE + classifier features (needs --classifier)')
+    tr.add_argument('--classifier', help='classifier run folder or model file: pretrained encoder and perceptual features')
+    tr.add_argument('--no-pretrained', action='store_true', help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
+    tr.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: the deepest with 8x8 features)')
+    tr.add_argument('--preset', choices=['cpu', 'reference'], default='cpu', help='UNet widths when not built from a classifier')
+    tr.add_argument('--val-per-class', type=_positive(int), help='Tiny ImageNet: validate on the first N val images of each class (default all 50)')
+    tr.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='upscaling factor (default 2)')
+    tr.add_argument('--epochs', type=_positive(int), default=5, help='epochs after the frozen ones (default 5)')
+    tr.add_argument('--freeze-epochs', type=int, default=1, help='epochs with the pretrained encoder frozen (default 1)')
+    tr.add_argument('--budget', type=_positive(float), help='seconds of training: the schedule follows the clock, instead of --epochs')
+    tr.add_argument('--bs', type=_positive(int), default=64, help='batch size (default 64)')
+    tr.add_argument('--lr', type=_positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
+    tr.add_argument('--size', type=_positive(int), default=64, help='training crop size (default 64)')
+    tr.add_argument('--down', choices=list(FILTERS), default='bicubic', help='downscale filter of the degradation')
+    tr.add_argument('--up', choices=list(FILTERS), default='bicubic', help='upsample filter of the degradation (reference: nearest)')
+    tr.add_argument('--no-erase', action='store_true', help='no random erasing on the training inputs')
+    tr.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='as for classify train')
+    tr.add_argument('--seed', type=int, help='random seed for a repeatable run')
+    tr.set_defaults(func=cmd_train)
+
+    up = sub.add_parser('upscale', help='upscale images or folders of images')
+    up.add_argument('inputs', nargs='+', help='image files or folders')
+    up.add_argument('-o', '--output', required=True, help='output folder (file names are kept; inputs are never overwritten)')
+    up.add_argument('--model', required=True, help='run folder written by superres train, or its model.pth')
+    up.add_argument('--scale', type=_positive(float), help='output scale (default: the model\'s own)')
+    up.add_argument('--tile', type=_positive(int), default=256, help='tile size in output pixels, bounds memory (default 256)')
+    up.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
+    up.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    up.set_defaults(func=cmd_upscale)
+
+    ev = sub.add_parser('evaluate', help='PSNR/SSIM on the Y channel by the standard SR protocol')
+    ev.add_argument('--hr-dir', required=True, help='folder of high-resolution images (or a Tiny ImageNet zip/folder: its val images)')
+    ev.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='scale (default 2)')
+    ev.add_argument('--model', help='run folder or model.pth; without it only the bicubic row')
+    ev.add_argument('--tile', type=_positive(int), default=256, help='tile size for large images (default 256)')
+    ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
+    ev.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'], help='non-learned upsampling rows (default bicubic)')
+    ev.add_argument('--per-image', action='store_true', help='print a row per image')
+    ev.add_argument('--json', help='also write the results as JSON to this file')
+    ev.set_defaults(func=cmd_evaluate)
     return p
 
 def main(argv=None):

@@ -7,6 +7,7 @@ import torch
 from fastcore.basics import store_attr
 from fastai.data.block import CategoryBlock, DataBlock
 from fastai.data.transforms import FuncSplitter
+from fasttransform import Transform
 from fastai.vision.augment import CropPad, FlipItem, RandomCrop, RandTransform, Resize
 from fastai.torch_core import TensorCategory
 from fastai.vision.core import PILImage, TensorImage
@@ -18,7 +19,8 @@ from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
            'TinyImageNet', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
-           'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png']
+           'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png',
+           'PILImageLR', 'TensorImageLR', 'FILTERS', 'degrade_sr', 'Degrade', 'is_tiny_imagenet', 'sr_dls']
 
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
 DIR_NAME = 'tiny-imagenet-200'
@@ -269,11 +271,11 @@ def decode_images(files, size=64):
     return out
 
 class ImageArrays:
-    "A dataset of images held as one uint8 tensor plus labels; `new_empty` lets `learn.export` drop the data."
-    def __init__(self, x, y): self.x, self.y = x, y
+    "Images held as one uint8 tensor plus labels; `split_idx` tells random transforms train (0) from valid (1)."
+    def __init__(self, x, y, split_idx): self.x, self.y, self.split_idx = x, y, split_idx
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
-    def new_empty(self): return type(self)(self.x[:0], self.y[:0])
+    def new_empty(self): return type(self)(self.x[:0], self.y[:0], self.split_idx)
 
 def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, device=None):
     "Classification DataLoaders over pre-decoded uint8 tensors with per-image crop/flip/erase on whole batches."
@@ -282,11 +284,12 @@ def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augmen
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class)
     stats = image_stats(tin.train_files())
     vocab = {w: i for i, w in enumerate(tin.wnids)}
-    def dataset(files): return ImageArrays(decode_images(files, size), torch.tensor([vocab[tin.label(f)] for f in files]))
+    def dataset(files, split_idx):
+        return ImageArrays(decode_images(files, size), torch.tensor([vocab[tin.label(f)] for f in files]), split_idx)
     tfms = [IntToFloatTensor()] + ([BatchPadCropFlip(max(1, size//16)), RandomErase(mean=stats[0], std=stats[1])] if augment else [])
     loader = dict(bs=bs, device=device, num_workers=0)  # batches are slices of memory: worker processes only add cost
-    train = TfmdDL(dataset(tin.train_files()), shuffle=True, drop_last=True, after_batch=tfms, **loader)
-    valid = TfmdDL(dataset(tin.val_files()), after_batch=[IntToFloatTensor()], **loader)
+    train = TfmdDL(dataset(tin.train_files(), 0), shuffle=True, drop_last=True, after_batch=tfms, **loader)
+    valid = TfmdDL(dataset(tin.val_files(), 1), after_batch=[IntToFloatTensor()], **loader)
     dls = DataLoaders(train, valid, device=device)
     dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
     return dls
@@ -304,3 +307,63 @@ def show_batch_png(data, fname, classes=None, per_class=None, n=16):
     with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
     plt.close(fig)
     return Path(fname)
+
+class PILImageLR(PILImage):
+    "The degraded input of a paired item: transforms typed on it leave the target alone."
+
+class TensorImageLR(TensorImage):
+    "A batch of degraded inputs."
+
+PILImageLR._tensor_cls = TensorImageLR
+
+FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
+           'lanczos': Image.LANCZOS}
+
+def _filter(name):
+    if name not in FILTERS: raise ValueError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
+    return FILTERS[name]
+
+def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
+    "Downscale by `scale` (PIL filters antialias) then upsample back: the input a super-resolution model sees."
+    w, h = img.size
+    small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
+    return small.resize((w, h), _filter(up))
+
+class Degrade(Transform):
+    "Degrade the input of a paired item (after crop and flip, so both stay aligned); the target is untouched."
+    order = 4
+    def __init__(self, scale=2, down='bicubic', up='bicubic'):
+        _filter(down), _filter(up)
+        store_attr()
+    def encodes(self, x: PILImageLR): return PILImageLR(degrade_sr(x, self.scale, self.down, self.up))
+
+def is_tiny_imagenet(path):
+    "Whether `path` is a Tiny ImageNet zip or folder rather than a plain folder of images."
+    if path is None: return True
+    path = Path(path)
+    return path.is_file() or (_root_in(path)/'wnids.txt').exists()
+
+def sr_dls(data=None, scale=2, size=64, classes=None, per_class=None, val_per_class=None, bs=64, down='bicubic',
+           up='bicubic', erase=True, augment=True, valid_pct=0.1, num_workers=None, seed=42, **kwargs):
+    "Paired DataLoaders (degraded input, clean target) from Tiny ImageNet or random crops of any image folder."
+    from fastcore.basics import noop
+    from fastai.data.transforms import RandomSplitter
+    from .files import list_images
+    if is_tiny_imagenet(data):
+        tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class)
+        files, splitter, pad = tin.items(), FuncSplitter(is_val), size // 8 if size >= 64 else 0
+    else:
+        files = list_images(data)
+        if len(files) < 2: raise DataError(f'{data} holds {len(files)} images; a training folder needs at least 2.')
+        splitter, pad = RandomSplitter(valid_pct, seed=seed), 0
+    stats = image_stats([files[i] for i in splitter(files)[0]])
+    tfms = ([CropPad(size + 2*pad)] if pad else []) + [RandomCrop(size)] + ([FlipItem(0.5)] if augment else [])
+    if scale > 1: tfms.append(Degrade(scale, down, up))
+    batch = [RandomErase(mean=stats[0], std=stats[1], types=TensorImageLR)] if erase else []
+    dblock = DataBlock(blocks=(ImageBlock(PILImageLR), ImageBlock), get_items=lambda _: files, get_x=noop, get_y=noop,
+                       splitter=splitter, item_tfms=tfms, batch_tfms=batch)
+    if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
+    dls = dblock.dataloaders(data, bs=bs, num_workers=num_workers, **kwargs)
+    dls.stats, dls.scale = stats, scale
+    return dls
+

@@ -2,12 +2,14 @@
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps
 
 from .learner import load_model
 
-__all__ = ['resolve_model', 'load_classifier', 'prepare_image', 'predict_topk']
+__all__ = ['resolve_model', 'load_classifier', 'prepare_image', 'predict_topk', 'load_restorer', 'refine',
+           'upscale_image', 'save_like', 'upscale_files', 'evaluate_sr']
 
 MODEL_FILES = ('model.pth', 'export.pkl')
 
@@ -50,3 +52,150 @@ def predict_topk(model, images, k=5, size=64, bs=64):
         probs, idxs = model(x).float().softmax(1).topk(min(k, len(vocab)), dim=1)
         results += [[(names[j], vocab[j], float(p)) for p, j in zip(ps, js)] for ps, js in zip(probs.tolist(), idxs.tolist())]
     return results
+
+def load_restorer(path):
+    "A restoration model in eval mode from a run folder, `model.pth` or an exported learner."
+    model = load_classifier(path)
+    if 'arch' not in getattr(model, 'config', {}):
+        raise ValueError(f'{path} is a classifier, not a restoration model; pass the --out folder of `superres train`.')
+    return model
+
+def _feather(n, overlap, start, end):
+    "1D weights of a tile: over each overlap shared with a neighbour, zero for the outer quarter, then a linear ramp."
+    w = torch.ones(n)
+    if overlap:
+        m = overlap // 4
+        ramp = ((torch.arange(overlap) - m + 0.5) / max(overlap - 2*m, 1)).clamp(0, 1)
+        if not start: w[:overlap] = ramp
+        if not end: w[-overlap:] = ramp.flip(0)
+    return w
+
+def _starts(length, tile, step):
+    if length <= tile: return [0]
+    s = list(range(0, length - tile, step))
+    return s + [length - tile]
+
+@torch.inference_mode()
+def refine(model, img, tile=256, overlap=32, bs=4):
+    "Run a same-size restoration model over a [0,1] CHW tensor in overlapping tiles blended with feathered edges."
+    c, h, w = img.shape
+    if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
+    if h <= tile and w <= tile: return model(img[None])[0].float()
+    out, weight = torch.zeros(c, h, w), torch.zeros(1, h, w)
+    boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
+    for i in range(0, len(boxes), bs):
+        group = boxes[i:i+bs]
+        th, tw = min(tile, h), min(tile, w)
+        pred = model(torch.stack([img[:, y:y+th, x:x+tw] for y, x in group])).float()
+        for p, (y, x) in zip(pred, group):
+            wy = _feather(th, min(overlap, th // 2), y == 0, y + th >= h)
+            wx = _feather(tw, min(overlap, tw // 2), x == 0, x + tw >= w)
+            wt = wy[:, None] * wx[None, :]
+            out[:, y:y+th, x:x+tw] += p * wt
+            weight[:, y:y+th, x:x+tw] += wt
+    return out / weight
+
+def _to_tensor(img):
+    "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
+    a = np.asarray(img)
+    peak = 65535. if a.dtype == np.uint16 or img.mode.startswith('I') else 255.
+    t = torch.from_numpy(a.astype(np.float32) / peak)
+    return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
+
+def _from_tensor(t, mode, peak):
+    "Back to a PIL image of the original mode (gray modes from the mean of the channels)."
+    t = t.clamp(0, 1)
+    if mode in ('RGB',): return Image.fromarray((t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
+    g = t.mean(0).numpy()
+    if peak > 255: return Image.fromarray((g * peak + 0.5).astype(np.uint16))
+    return Image.fromarray((g * 255 + 0.5).astype(np.uint8), 'L')
+
+def pil_bicubic(x, size):
+    "PIL's bicubic resize (antialiased when shrinking) of a float CHW tensor, channel by channel without rounding."
+    return torch.stack([torch.from_numpy(np.asarray(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC))) for c in x])
+
+def upscale_image(model, img, scale=None, tile=256, overlap=32):
+    "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
+    img = ImageOps.exif_transpose(img)
+    mscale = model.config.get('scale', 2)
+    scale = scale or mscale
+    notes = []
+    alpha = None
+    if img.mode == 'P': img = img.convert('RGBA' if 'transparency' in img.info else 'RGB')
+    if img.mode in ('RGBA', 'LA', 'PA'): alpha, img = img.getchannel('A'), img.convert('RGB' if img.mode == 'RGBA' else 'L')
+    if img.mode in ('CMYK', 'YCbCr', 'HSV', 'LAB', '1'): img = img.convert('RGB' if img.mode != '1' else 'L')
+    if img.mode == 'F': img = Image.fromarray((np.clip(np.asarray(img), 0, 1) * 65535).astype(np.uint16))
+    mode = 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
+    x, peak = _to_tensor(img)
+    target = (round(img.width * scale), round(img.height * scale))
+    passes = 1
+    while mscale ** passes < scale - 1e-9: passes += 1
+    if passes > 1 or abs(mscale ** passes - scale) > 1e-9:
+        notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
+    for _ in range(passes):
+        x = refine(model, pil_bicubic(x, (x.shape[-1] * mscale, x.shape[-2] * mscale)).clamp(0, 1), tile, overlap)
+    if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
+    out = _from_tensor(x, mode, peak)
+    if alpha is not None:
+        out = out.convert('RGBA' if out.mode == 'RGB' else 'LA')
+        out.putalpha(alpha.resize(target, Image.BICUBIC))
+    return out, notes
+
+def save_like(out, src_info, dest):
+    "Save `out` atomically, carrying the source's ICC profile and EXIF (orientation already applied)."
+    from .files import atomic_path
+    kw = {k: src_info[k] for k in ('icc_profile',) if src_info.get(k)}
+    exif = src_info.get('exif')
+    if exif: kw['exif'] = exif
+    fmt = Image.registered_extensions().get(Path(dest).suffix.lower(), 'PNG')
+    if fmt == 'JPEG':
+        if out.mode not in ('RGB', 'L'): out = out.convert('RGB')
+        kw['quality'] = 95
+    with atomic_path(dest) as tmp: out.save(tmp, format=fmt, **kw)
+    return Path(dest)
+
+def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, overwrite=False):
+    "Upscale images and folders into `out_dir` (same file names), never over an input; returns (source, dest, notes) rows."
+    from fastprogress.fastprogress import progress_bar
+    from .files import list_images
+    files = [f for p in map(Path, inputs) for f in (list_images(p) if p.is_dir() else [p])]
+    out_dir = Path(out_dir)
+    srcs = {f.resolve() for f in files}
+    clash = [f for f in files if (out_dir/f.name).resolve() in srcs]
+    if clash: raise ValueError(f'{out_dir/clash[0].name} is an input: choose an output folder that is not an input folder')
+    results = []
+    for f in progress_bar(files, display=len(files) > 1):
+        dest = out_dir/f.name
+        if dest.exists() and not overwrite:
+            results.append((f, dest, ['exists: kept (pass --overwrite to replace)']))
+            continue
+        with Image.open(f) as im:
+            note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
+            upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
+            info = dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None)
+            out, notes = upscale_image(model, upright, scale, tile, overlap)
+        save_like(out, info, dest)
+        results.append((f, dest, note + notes))
+    return results
+
+def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('bicubic',)):
+    "The standard SR protocol: HR cropped to a multiple of `scale`, bicubic LR, PSNR/SSIM on Y with `scale` pixels shaved."
+    from .data import FILTERS
+    from .files import list_images
+    from .metrics import psnr_y, ssim_y
+    files = list_images(hr_dir)[:limit]
+    if not files: raise ValueError(f'no images in {hr_dir}')
+    rows = []
+    for f in files:
+        with Image.open(f) as im: hr = ImageOps.exif_transpose(im).convert('RGB')
+        hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
+        lr = hr.resize((hr.width // scale, hr.height // scale), Image.BICUBIC)
+        target = _to_tensor(hr)[0][None]
+        outs = {b: _to_tensor(lr.resize(hr.size, FILTERS[b]))[0] for b in baselines}
+        if model is not None: outs['model'] = refine(model, pil_bicubic(_to_tensor(lr)[0], hr.size).clamp(0, 1), tile)
+        row = dict(image=f.name)
+        for name, out in outs.items():
+            row[f'{name}_psnr'] = psnr_y(out[None], target, shave=scale)
+            row[f'{name}_ssim'] = ssim_y(out[None], target, shave=scale)
+        rows.append(row)
+    return rows

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from fastcore.basics import store_attr
 from fastcore.meta import delegates
 from fastai.callback.channelslast import ChannelsLast
-from fastai.callback.core import Callback, CancelFitException, CancelTrainException
+from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import *  # noqa: F401,F403 (patches fit_one_cycle and lr_find onto Learner)
 from fastai.learner import Learner
@@ -19,10 +19,13 @@ from fastai.torch_core import find_bs
 
 from .data import classification_dls, decoded_dls
 from .files import atomic_path, atomic_write_text
-from .models import classifier, classifier_config, classifier_from_config
+from .losses import FeatureLoss, pixel_loss
+from .metrics import psnr, ssim
+from .models import classifier, classifier_from_config, restorer, restorer_from_config
 
-__all__ = ['BF16Autocast', 'CSVHistory', 'cpu_supports_bf16', 'precision_callbacks', 'classifier_learner',
-           'Throughput', 'TimeBudget', 'top5_accuracy', 'ProgressiveResize', 'save_model', 'load_model', 'plot_history', 'export_learner', 'train_classifier']
+__all__ = ['BF16Autocast', 'CSVHistory', 'Throughput', 'TimeBudget', 'ProgressiveResize', 'cpu_supports_bf16',
+           'precision_callbacks', 'top5_accuracy', 'classifier_learner', 'save_model', 'load_model', 'plot_history',
+           'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'superres_learner', 'show_results_png', 'train_superres']
 
 def cpu_supports_bf16():
     "Whether this CPU has native bf16 matmuls (AVX512-BF16 or AMX), where bf16 autocast measured 2x fp32."
@@ -36,13 +39,11 @@ class BF16Autocast(Callback):
         self.autocast.__enter__()
     def after_pred(self): self.learn.pred = self.pred.float()
     def after_loss(self): self.autocast.__exit__(None, None, None)
-    def after_cancel_batch(self): self.autocast.__exit__(None, None, None)
 
 class CSVHistory(Callback):
     "The per-epoch log as CSV, rewritten atomically after every epoch so it is never half-written."
     order = 51  # right after Recorder
     def __init__(self, fname): self.fname, self.rows = Path(fname), []
-    def before_fit(self): self.rows = []
     def after_epoch(self):
         self.rows.append([str(v) for v in self.recorder.log])
         text = '\n'.join(','.join(r) for r in [self.recorder.metric_names, *self.rows]) + '\n'
@@ -93,17 +94,23 @@ def classifier_learner(dls, model=None, preset=None, label_smoothing=0.1, precis
                    opt_func=partial(Adam, eps=1e-5), metrics=[accuracy, top5_accuracy], cbs=cbs, **kwargs)
 
 class TimeBudget(Callback):
-    "Drive the schedule by wall-clock time, so a run fills `seconds` exactly whatever the machine's speed."
+    "Drive the schedule by the clock and end on a whole epoch within `seconds`, whatever the machine's speed."
     order = 55  # after Recorder logs an epoch, before ParamScheduler reads `pct_train`
     def __init__(self, seconds): self.seconds = seconds
-    def before_fit(self): self.start = time.perf_counter()
-    def _pct(self): return min(1., (time.perf_counter() - self.start) / self.seconds)
+    def before_fit(self):
+        self.start = self.epoch_start = time.perf_counter()
+        self.end, self.pct = self.start + self.seconds, 0.
+    def before_epoch(self): self.epoch_start = time.perf_counter()
     def before_batch(self):
-        if self.training: self.learn.pct_train = self._pct()
-    def after_batch(self):
-        if self.training and self._pct() >= 1: raise CancelTrainException()
+        if not self.training: return
+        self.pct = max(self.pct, min(1., (time.perf_counter() - self.start) / (self.end - self.start)))
+        self.learn.pct_train = self.pct
     def after_epoch(self):
-        if self._pct() >= 1: raise CancelFitException()
+        "Re-plan the end to the last whole epoch that fits, judging by the epoch just run."
+        now = time.perf_counter()
+        whole = int((self.start + self.seconds - now) // max(now - self.epoch_start, 1e-9))
+        if whole < 1: raise CancelFitException()
+        self.end = now + whole * (now - self.epoch_start)
 
 class ProgressiveResize(Callback):
     "Train on downscaled batches early in the schedule, where images are cheaper, reaching full size at `full_at`."
@@ -124,7 +131,8 @@ def save_model(model, fname):
 def load_model(fname):
     "Rebuild a model saved by `save_model`."
     saved = torch.load(fname, map_location='cpu', weights_only=True)
-    model = classifier_from_config(saved['config'])
+    cfg = saved['config']
+    model = (restorer_from_config if 'arch' in cfg else classifier_from_config)(cfg)
     model.load_state_dict(saved['state_dict'])
     return model.eval()
 
@@ -153,11 +161,13 @@ def export_learner(learn, fname):
     "`learn.export` atomically, predicting in fp32 wherever it is loaded; the learner stays usable if export fails."
     dls, opt = learn.dls, learn.opt
     precision = [cb for cb in learn.cbs if isinstance(cb, PRECISION_CBS)]
+    loss = learn.loss_func
     learn.remove_cbs(precision)
+    learn.loss_func = loss.for_export() if hasattr(loss, 'for_export') else loss
     try:
         with atomic_path(fname) as tmp: learn.export(Path(tmp).resolve())
     finally:
-        learn.dls, learn.opt = dls, opt
+        learn.dls, learn.opt, learn.loss_func = dls, opt, loss
         learn.add_cbs(precision)
     return Path(fname)
 
@@ -180,10 +190,100 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))
     learn.fit_one_cycle(max_epochs if budget else epochs, lr, cbs=cbs)
     epochs = len(learn.recorder.values)
+    _finish_run(learn, out, meter, epochs=epochs)
+    return learn
+
+def unet_splitter(model):
+    "Two parameter groups, the encoder then the rest, so `freeze()` freezes exactly the (pretrained) encoder."
+    enc = {id(p) for p in model.encoder.parameters()}
+    return [list(model.encoder.parameters()), [p for p in model.parameters() if id(p) not in enc]]
+
+def default_feature_layers(clf, size=64, min_side=8):
+    "The deepest body layer whose features keep at least `min_side` pixels a side: the reference's 256x8x8 on step2."
+    sides, x = [], torch.zeros(1, 3, size, size)
+    with torch.no_grad():
+        for i, layer in enumerate(clf[:-1]):
+            x = layer(x)
+            if i and x.shape[-1] >= min_side: sides.append(i)
+    return (sides[-1],)
+
+def sr_loss(loss='mse', classifier_model=None, feature_layers=None, feature_weights=None, gram_weight=0.):
+    "A pixel loss (`mse`, `l1`) or `perceptual`: MSE plus features of a frozen classifier (weight 1/10 each)."
+    if loss != 'perceptual': return pixel_loss(loss)
+    if classifier_model is None: raise ValueError('the perceptual loss needs a trained classifier: pass --classifier RUN')
+    from copy import deepcopy
+    clf = deepcopy(classifier_model).eval()
+    layers = tuple(feature_layers or default_feature_layers(clf))
+    return FeatureLoss(clf, layers, feature_weights or (0.1,) * len(layers), pixel='mse', gram_wgt=gram_weight)
+
+@delegates(Learner.__init__)
+def superres_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
+                     feature_layers=None, feature_weights=None, gram_weight=0., precision='auto', channels_last=True,
+                     cbs=None, **kwargs):
+    "A restoration Learner: UNet (encoder from `classifier_model` if `pretrained`), pixel or perceptual loss, PSNR/SSIM."
+    encoder = classifier_model if pretrained else None
+    if arch == 'dynamic_unet' and encoder is None: encoder = classifier(preset, n_out=1, mean=dls.stats[0], std=dls.stats[1])
+    model = restorer(arch, preset, classifier_model=encoder, scale=getattr(dls, 'scale', 2),
+                     **({} if encoder is not None else dict(mean=dls.stats[0], std=dls.stats[1])))
+    model.config['pretrained_encoder'] = classifier_model is not None and pretrained
+    cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
+    return Learner(dls, model, loss_func=sr_loss(loss, classifier_model, feature_layers, feature_weights, gram_weight),
+                   opt_func=partial(Adam, eps=1e-5), metrics=[psnr, ssim], splitter=unet_splitter, cbs=cbs, **kwargs)
+
+def show_results_png(learn, fname, n=6):
+    "A grid of validation images, input | output | target, to judge a restoration model by eye."
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    xb, yb = learn.dls.valid.one_batch()
+    learn.model.eval()
+    with torch.inference_mode(): pred = learn.model(xb[:n]).float().clamp(0, 1)
+    n = len(pred)
+    fig, axs = plt.subplots(n, 3, figsize=(6, 2*n), squeeze=False)
+    for i in range(n):
+        for ax, img, title in zip(axs[i], (xb[i], pred[i], yb[i]), ('input', 'output', 'target')):
+            ax.imshow(img.as_subclass(torch.Tensor).float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+            ax.set_axis_off()
+            if i == 0: ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=80)
+    plt.close(fig)
+    return Path(fname)
+
+def _finish_run(learn, out, meter, **extra):
+    "Everything a run folder holds: plot, weights-only model, exported learner, final metrics."
     plot_history(learn, out/'history.png')
     save_model(learn.model, out/'model.pth')
     export_learner(learn, out/'export.pkl')
-    atomic_write_text(out/'metrics.json', json.dumps(
-        dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])), epochs=epochs,
-             train_imgs_per_s=meter.imgs_per_s), indent=1))
+    metrics = dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])),
+                   train_imgs_per_s=meter.imgs_per_s, **extra)
+    atomic_write_text(out/'metrics.json', json.dumps(metrics, indent=1))
+    return metrics
+
+def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path=None, pretrained=True, scale=2,
+                   classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64, lr=3e-3, size=64,
+                   preset='cpu', freeze_epochs=1, down='bicubic', up='bicubic', erase=True, feature_layers=None,
+                   precision='auto', seed=None, num_workers=None):
+    "The super-resolution recipe: paired data, UNet, loss; with a pretrained encoder, frozen for `freeze_epochs` first."
+    from fastai.torch_core import set_seed
+    from .data import sr_dls
+    from .inference import load_classifier
+    if seed is not None: set_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clf = load_classifier(classifier_path) if classifier_path else None
+    dls = sr_dls(data, scale=scale, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
+                 down=down, up=up, erase=erase, num_workers=num_workers)
+    learn = superres_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
+                             feature_layers=feature_layers, precision=precision, path=out)
+    meter, history = Throughput(), CSVHistory(out/'history.csv')
+    start = time.perf_counter()
+    if clf is not None and pretrained and freeze_epochs:
+        learn.freeze()
+        learn.fit_one_cycle(freeze_epochs, lr, cbs=[history, meter])
+        learn.unfreeze()
+    cbs = [history, meter] + ([TimeBudget(budget - (time.perf_counter() - start))] if budget else [])
+    learn.fit_one_cycle(1000 if budget else epochs, lr, cbs=cbs)
+    show_results_png(learn, out/'results.png')
+    _finish_run(learn, out, meter, epochs=len(history.rows), arch=arch, loss=loss, scale=scale)
     return learn

@@ -159,3 +159,8 @@ def test_decoded_dls_matches_files(tiny_root):
     assert [tin.wnids[i] for i in yv] == [tin.label(f) for f in tin.val_files()[:4]]
     x, y = dls.train.one_batch()
     assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
+    train = dls.train.dataset
+    raw = torch.stack([train.x[i] for i in range(len(train))]).float() / 255
+    batches = [dls.train.one_batch()[0].as_subclass(torch.Tensor) for _ in range(3)]
+    unchanged = sum(any(torch.equal(b[j], r) for r in raw) for b in batches for j in range(len(b)))
+    assert unchanged <= 2  # crop/flip/erase ran on the training set (a zero-offset unflipped crop is rare)

@@ -59,7 +59,7 @@ def test_time_budget_fills_the_time_and_schedules_by_it(dls):
     t0 = time.perf_counter()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1000, 1e-3, cbs=[TimeBudget(4), spy])
     took = time.perf_counter() - t0
-    assert 4 <= took < 8 and 1 < len(learn.recorder.values) < 1000
+    assert 2.5 < took < 5 and 1 < len(learn.recorder.values) < 1000  # ends on a whole epoch within the budget
     assert spy.pcts == sorted(spy.pcts) and spy.pcts[-1] > 0.8
     lrs = learn.recorder.lrs
     assert max(lrs) > 10 * lrs[-1]  # one-cycle ran to its end, not cut off at the top

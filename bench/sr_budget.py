@@ -1,0 +1,82 @@
+"""Super-resolution under a fixed CPU budget per model on Tiny ImageNet (x2), against nearest and bicubic;
+then the CPU recipe (L1, 48px crops, no erasing) for `--best-budget` seconds, Set5/Set14 x2 of the models,
+and `upscale` speed on a 512x512 image.
+
+    python bench/sr_budget.py --data ../shared/data/tiny-imagenet-200.zip --classifier runs/bench-classify \
+        --budget 180 --best-budget 600 --sr-bench ../shared/data/sr-bench [--only mse,perceptual]
+"""
+import argparse, json, time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from superres.data import find_tiny_imagenet
+from superres.inference import evaluate_sr, load_restorer, upscale_image
+from superres.learner import train_superres
+
+BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3)
+
+MODELS = {
+    'mse': dict(arch='tiny_unet', loss='mse'),
+    'perceptual': dict(arch='tiny_unet', loss='perceptual', pretrained=False),
+    'pretrained': dict(arch='tiny_unet', loss='perceptual', pretrained=True),
+    'cross': dict(arch='tiny_unet_cross', loss='perceptual', pretrained=True),
+    'dynamic': dict(arch='dynamic_unet', loss='perceptual', pretrained=True),
+}
+
+def mean(rows, key): return float(np.mean([r[key] for r in rows]))
+
+def summary(rows, names):
+    return {n: dict(psnr=mean(rows, f'{n}_psnr'), ssim=mean(rows, f'{n}_ssim')) for n in names}
+
+def run_model(name, kw, a, root, val_dir, budget):
+    out = Path(a.out)/name
+    uses_clf = kw['loss'] == 'perceptual' or kw.get('pretrained')
+    start = time.perf_counter()
+    train_superres(out, data=root, classifier_path=a.classifier if uses_clf else None, classes=a.classes,
+                   per_class=a.per_class, val_per_class=2, budget=budget, seed=0, **dict(dict(bs=a.bs, lr=a.lr), **kw))
+    wall = time.perf_counter() - start
+    rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))
+    res = dict(model=name, **kw, wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
+               **{k: v for k, v in summary(rows, ['nearest', 'bicubic', 'model']).items()})
+    print(json.dumps(res), flush=True)
+    return res
+
+def upscale_speed(model, reps=3):
+    "Megapixels of output per second for a 512x512 input: superres (tiled, inference mode) vs naive untiled fp32."
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8))
+    def timed(f):
+        f(); t = time.perf_counter()
+        for _ in range(reps): f()
+        return (time.perf_counter() - t) / reps
+    ours = timed(lambda: upscale_image(model, img))
+    x = torch.from_numpy(np.asarray(img.resize((1024, 1024), Image.BICUBIC))).permute(2, 0, 1)[None].float() / 255
+    naive = timed(lambda: model(x))  # autograd on, one 1024x1024 pass
+    mp = 1024 * 1024 / 1e6
+    tiled = upscale_image(model, img)[0]
+    with torch.inference_mode(): whole = upscale_image(model, img, tile=4096)[0]
+    seam = int(np.abs(np.asarray(tiled, dtype=int) - np.asarray(whole, dtype=int)).max())
+    return dict(superres_mp_s=mp / ours, naive_mp_s=mp / naive, ratio=naive / ours, tiled_vs_untiled_max_diff_0_255=seam)
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data'); p.add_argument('--classifier', required=True); p.add_argument('--budget', type=float, default=180)
+    p.add_argument('--classes', type=int, default=200); p.add_argument('--per-class', type=int, default=100)
+    p.add_argument('--bs', type=int, default=64); p.add_argument('--lr', type=float, default=3e-3)
+    p.add_argument('--val-images', type=int, default=1000); p.add_argument('--sr-bench', default='../shared/data/sr-bench')
+    p.add_argument('--only', default=','.join(MODELS)); p.add_argument('--out', default='runs/bench-sr')
+    p.add_argument('--best-budget', type=float, default=600, help='seconds for the CPU recipe (0: skip)')
+    a = p.parse_args()
+    root = find_tiny_imagenet(a.data)
+    val = root/'val'/'images'
+    results = [run_model(n, MODELS[n], a, root, val, a.budget) for n in a.only.split(',') if n]
+    if a.best_budget: results.append(run_model('cpu_recipe', BEST, a, root, val, a.best_budget))
+    top = sorted(results, key=lambda r: -r['model']['psnr'])[:2]
+    for r in top:
+        model = load_restorer(Path(a.out)/r['model'])
+        for s in ('Set5', 'Set14'):
+            rows = evaluate_sr(Path(a.sr_bench)/s, 2, model)
+            print(json.dumps(dict(benchmark=s, model=r['model'], **summary(rows, ['bicubic', 'model']))), flush=True)
+    print(json.dumps(dict(model=top[0]['model'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['model'])))), flush=True)
