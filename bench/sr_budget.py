@@ -16,7 +16,7 @@ from superres.data import find_tiny_imagenet
 from superres.inference import evaluate_sr, load_restorer, upscale_image
 from superres.learner import train_superres
 
-BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3)
+BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3, per_class=100)
 
 MODELS = {
     'mse': dict(arch='tiny_unet', loss='mse'),
@@ -35,12 +35,13 @@ def run_model(name, kw, a, root, val_dir, budget):
     out = Path(a.out)/name
     uses_clf = kw['loss'] == 'perceptual' or kw.get('pretrained')
     start = time.perf_counter()
-    train_superres(out, data=root, classifier_path=a.classifier if uses_clf else None, classes=a.classes,
-                   per_class=a.per_class, val_per_class=2, budget=budget, seed=0, **dict(dict(bs=a.bs, lr=a.lr), **kw))
+    settings = dict(dict(classes=a.classes, per_class=a.per_class, bs=a.bs, lr=a.lr), **kw)
+    train_superres(out, data=root, classifier_path=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
+                   seed=0, **settings)
     wall = time.perf_counter() - start
     rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))
-    res = dict(model=name, **kw, wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
-               **{k: v for k, v in summary(rows, ['nearest', 'bicubic', 'model']).items()})
+    res = dict(name=name, **settings, wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
+               tiny_val=summary(rows, ['nearest', 'bicubic', 'model']))
     print(json.dumps(res), flush=True)
     return res
 
@@ -63,7 +64,7 @@ def upscale_speed(model, reps=3):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data'); p.add_argument('--classifier', required=True); p.add_argument('--budget', type=float, default=180)
-    p.add_argument('--classes', type=int, default=200); p.add_argument('--per-class', type=int, default=100)
+    p.add_argument('--classes', type=int, default=200); p.add_argument('--per-class', type=int, default=25)
     p.add_argument('--bs', type=int, default=64); p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--val-images', type=int, default=1000); p.add_argument('--sr-bench', default='../shared/data/sr-bench')
     p.add_argument('--only', default=','.join(MODELS)); p.add_argument('--out', default='runs/bench-sr')
@@ -73,10 +74,10 @@ if __name__ == '__main__':
     val = root/'val'/'images'
     results = [run_model(n, MODELS[n], a, root, val, a.budget) for n in a.only.split(',') if n]
     if a.best_budget: results.append(run_model('cpu_recipe', BEST, a, root, val, a.best_budget))
-    top = sorted(results, key=lambda r: -r['model']['psnr'])[:2]
+    top = sorted(results, key=lambda r: -r['tiny_val']['model']['psnr'])[:2]
     for r in top:
-        model = load_restorer(Path(a.out)/r['model'])
+        model = load_restorer(Path(a.out)/r['name'])
         for s in ('Set5', 'Set14'):
             rows = evaluate_sr(Path(a.sr_bench)/s, 2, model)
-            print(json.dumps(dict(benchmark=s, model=r['model'], **summary(rows, ['bicubic', 'model']))), flush=True)
-    print(json.dumps(dict(model=top[0]['model'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['model'])))), flush=True)
+            print(json.dumps(dict(benchmark=s, name=r['name'], **summary(rows, ['bicubic', 'model']))), flush=True)
+    print(json.dumps(dict(name=top[0]['name'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['name'])))), flush=True)

@@ -103,7 +103,7 @@ class TimeBudget(Callback):
     def before_epoch(self): self.epoch_start = time.perf_counter()
     def before_batch(self):
         if not self.training: return
-        self.pct = max(self.pct, min(1., (time.perf_counter() - self.start) / (self.end - self.start)))
+        self.pct = max(self.pct, min(1., (time.perf_counter() - self.start) / max(self.end - self.start, 1e-9)))
         self.learn.pct_train = self.pct
     def after_epoch(self):
         "Re-plan the end to the last whole epoch that fits, judging by the epoch just run."
@@ -282,7 +282,7 @@ def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path
         learn.freeze()
         learn.fit_one_cycle(freeze_epochs, lr, cbs=[history, meter])
         learn.unfreeze()
-    cbs = [history, meter] + ([TimeBudget(budget - (time.perf_counter() - start))] if budget else [])
+    cbs = [history, meter] + ([TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else [])
     learn.fit_one_cycle(1000 if budget else epochs, lr, cbs=cbs)
     show_results_png(learn, out/'results.png')
     _finish_run(learn, out, meter, epochs=len(history.rows), arch=arch, loss=loss, scale=scale)
