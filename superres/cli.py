@@ -36,10 +36,10 @@ def cmd_data(a):
 
 def cmd_classify_train(a):
     from .learner import train_classifier
-    learn = train_classifier(a.out, data=a.data, preset=a.preset, classes=a.classes, per_class=a.per_class,
-                             epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr, size=a.size,
-                             label_smoothing=a.label_smoothing, precision=a.precision, augment=not a.no_augment,
-                             pipeline=a.pipeline, progressive=a.progressive, seed=a.seed)
+    train_classifier(a.out, data=a.data, preset=a.preset, classes=a.classes, per_class=a.per_class,
+                     epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr, size=a.size,
+                     label_smoothing=a.label_smoothing, precision=a.precision, augment=not a.no_augment,
+                     pipeline=a.pipeline, progressive=a.progressive, seed=a.seed)
     print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
     print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png')
 

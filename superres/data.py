@@ -299,14 +299,12 @@ def show_batch_png(data, fname, classes=None, per_class=None, n=16):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from .files import atomic_path
+    from .files import save_figure
     dls = classification_dls(data, classes=classes, per_class=per_class, bs=n, num_workers=0)
     dls.show_batch(max_n=n, show=False)
     fig = plt.gcf()
     for ax in fig.axes: ax.set_title(dls.tin.names.get(ax.get_title(), ax.get_title()), fontsize=8)
-    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight')
-    plt.close(fig)
-    return Path(fname)
+    return save_figure(fig, fname, dpi=80, bbox_inches='tight')
 
 class PILImageLR(PILImage):
     "The degraded input of a paired item: transforms typed on it leave the target alone."

@@ -3,7 +3,7 @@ import os, re, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ['atomic_path', 'atomic_write_text', 'image_extensions', 'natural_key', 'list_images']
+__all__ = ['atomic_path', 'atomic_write_text', 'save_figure', 'image_extensions', 'natural_key', 'list_images']
 
 image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
 
@@ -24,6 +24,13 @@ def atomic_write_text(path, text):
     "Write `text` to `path` atomically."
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
+
+def save_figure(fig, fname, **kwargs):
+    "Save a matplotlib figure as PNG atomically and close it."
+    import matplotlib.pyplot as plt
+    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', **kwargs)
+    plt.close(fig)
+    return Path(fname)
 
 def natural_key(name):
     "Sort `img_10` after `img_9`, as a person numbering files expects."

@@ -18,7 +18,7 @@ from fastai.optimizer import Adam
 from fastai.torch_core import find_bs
 
 from .data import classification_dls, decoded_dls
-from .files import atomic_path, atomic_write_text
+from .files import atomic_path, atomic_write_text, save_figure
 from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
 from .models import classifier, classifier_from_config, restorer, restorer_from_config
@@ -151,9 +151,7 @@ def plot_history(learn, fname):
     for j, name in enumerate(names): ax2.plot(range(1, len(rec.values)+1), [v[2+j] for v in rec.values], 'o-', label=name)
     ax2.set_xlabel('epoch'); ax2.set_ylabel('metric'); ax2.legend()
     fig.tight_layout()
-    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=100)
-    plt.close(fig)
-    return Path(fname)
+    return save_figure(fig, fname, dpi=100)
 
 PRECISION_CBS = (BF16Autocast, MixedPrecision)
 
@@ -246,9 +244,7 @@ def show_results_png(learn, fname, n=6):
             ax.set_axis_off()
             if i == 0: ax.set_title(title)
     fig.tight_layout()
-    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', dpi=80)
-    plt.close(fig)
-    return Path(fname)
+    return save_figure(fig, fname, dpi=80)
 
 def _finish_run(learn, out, meter, **extra):
     "Everything a run folder holds: plot, weights-only model, exported learner, final metrics."

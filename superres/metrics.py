@@ -38,13 +38,14 @@ def rgb_to_y(x):
 
 def _shave(x, n): return x[..., n:-n, n:-n] if n else x
 
+def _y(x, shave): return _shave(rgb_to_y(_images(x)), shave).double()
+
 def psnr_y(pred, targ, shave=0):
     "PSNR on the Y channel with `shave` border pixels removed (the standard SR protocol)."
-    py, ty = _shave(rgb_to_y(_images(pred)), shave), _shave(rgb_to_y(_images(targ)), shave)
-    mse = (py.double() - ty.double()).pow(2).flatten(1).mean(1)
+    py, ty = _y(pred, shave), _y(targ, shave)
+    mse = (py - ty).pow(2).flatten(1).mean(1)
     return float((10 * torch.log10(255.**2 / mse.clamp_min(1e-12))).mean())
 
 def ssim_y(pred, targ, shave=0):
     "SSIM on the Y channel (0-255 range) with `shave` border pixels removed."
-    py, ty = _shave(rgb_to_y(_images(pred)), shave), _shave(rgb_to_y(_images(targ)), shave)
-    return float(_ssim(py.double(), ty.double(), 255.).mean())
+    return float(_ssim(_y(pred, shave), _y(targ, shave), 255.).mean())
