@@ -39,7 +39,7 @@ def run_model(name, kw, a, root, val_dir, budget):
     train_superres(out, data=root, classifier_path=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
                    seed=0, **settings)
     wall = time.perf_counter() - start
-    rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))
+    rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))['images']
     res = dict(name=name, **settings, wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
                tiny_val=summary(rows, ['nearest', 'bicubic', 'model']))
     print(json.dumps(res), flush=True)
@@ -78,6 +78,6 @@ if __name__ == '__main__':
     for r in top:
         model = load_restorer(Path(a.out)/r['name'])
         for s in ('Set5', 'Set14'):
-            rows = evaluate_sr(Path(a.sr_bench)/s, 2, model)
+            rows = evaluate_sr(Path(a.sr_bench)/s, 2, model)['images']
             print(json.dumps(dict(benchmark=s, name=r['name'], **summary(rows, ['bicubic', 'model']))), flush=True)
     print(json.dumps(dict(name=top[0]['name'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['name'])))), flush=True)

@@ -73,18 +73,34 @@ def cmd_upscale(a):
 def cmd_evaluate(a):
     from .data import find_tiny_imagenet, is_tiny_imagenet
     from .files import atomic_write_text
-    from .inference import evaluate_sr, load_restorer
+    from .inference import evaluate_sr, load_classifier, load_restorer
     model = load_restorer(a.model) if a.model else None
+    clf = load_classifier(a.classifier) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
-    rows = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines)
-    names = a.baselines + (['model'] if model else [])
-    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
+    report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
+    names, mean, dist = report['methods'], report['mean'], report.get('distances')
     if a.per_image:
-        for r in rows: print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
-    print(f'{"method":<10}{"PSNR-Y (dB)":>12}{"SSIM-Y":>9}   ({len(rows)} images from {hr}, x{a.scale})')
-    for n in names: print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}")
-    if a.json: atomic_write_text(a.json, json.dumps(dict(scale=a.scale, hr_dir=str(hr), mean=mean, images=rows), indent=1))
+        for r in report['images']: print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
+    extra = f'{"FID":>9}{"KID x1000":>11}' if dist else ''
+    print(f'{"method":<10}{"PSNR-Y (dB)":>12}{"SSIM-Y":>9}{extra}   ({len(report["images"])} images from {hr}, x{a.scale})')
+    for n in names:
+        extra = f"{dist[n]['fid']:>9.3f}{dist[n]['kid']*1e3:>11.3f}" if dist else ''
+        print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}{extra}")
+    if dist: print(f"FID/KID: features of {a.classifier} on {dist[names[0]]['n']} 64x64 patches, against the targets")
+    if a.json: atomic_write_text(a.json, json.dumps(report, indent=1))
+
+def cmd_fid(a):
+    from .files import atomic_write_text
+    from .inference import load_classifier
+    from .metrics import feature_distances
+    res = feature_distances(a.a, a.b, load_classifier(a.classifier), layer=a.layer, patches=a.patches, size=a.size)
+    print(f"FID {res['fid']:.4f}   KID {res['kid']:.6f} +- {res['kid_std']:.6f}   ({res['n_a']} vs {res['n_b']} "
+          f"{'patches' if a.patches else 'images'}, {res['dim']} features)")
+    if min(res['n_a'], res['n_b']) <= res['dim']:
+        print(f"note: fewer samples than feature dimensions ({res['dim']}): FID is biased upwards, so compare it only "
+              'between runs with equal counts; KID is unbiased')
+    if a.json: atomic_write_text(a.json, json.dumps(dict(res, a=a.a, b=a.b, classifier=a.classifier), indent=1))
 
 def parser():
     from .data import FILTERS
@@ -173,8 +189,23 @@ def parser():
     ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
     ev.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'], help='non-learned upsampling rows (default bicubic)')
     ev.add_argument('--per-image', action='store_true', help='print a row per image')
+    ev.add_argument('--classifier', help='classifier run folder or model file: adds FID/KID of each method against '
+                    'the targets, from its features on 64x64 patches')
     ev.add_argument('--json', help='also write the results as JSON to this file')
     ev.set_defaults(func=cmd_evaluate)
+
+    fd = sub.add_parser('fid', help='FID and KID between two image sets, with a superres classifier\'s features')
+    fd.add_argument('a', help='image folder or file (e.g. real images)')
+    fd.add_argument('b', help='image folder or file (e.g. generated or restored images)')
+    fd.add_argument('--classifier', required=True, help='run folder of `superres classify train`, or its model.pth: '
+                    'its own normalisation is applied, so images are compared as it was trained to see them')
+    fd.add_argument('--layer', type=int, help='body layer whose (pooled) features are compared (default: the pooled '
+                    'features before the head)')
+    fd.add_argument('--patches', action='store_true', help='compare non-overlapping patches at native resolution '
+                    '(for restoration) instead of whole images resized to the classifier\'s size')
+    fd.add_argument('--size', type=_positive(int), help='image or patch side fed to the classifier (default: its training size)')
+    fd.add_argument('--json', help='also write the results as JSON to this file')
+    fd.set_defaults(func=cmd_fid)
     return p
 
 def main(argv=None):

@@ -18,7 +18,7 @@ from torchvision.transforms import TrivialAugmentWide
 from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
-           'TinyImageNet', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
+           'TinyImageNet', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
            'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png',
            'PILImageLR', 'TensorImageLR', 'FILTERS', 'degrade_sr', 'Degrade', 'is_tiny_imagenet', 'sr_dls']
 
@@ -168,6 +168,13 @@ def is_val(path):
 def load_rgb(path):
     "Open an image as RGB; 2% of Tiny ImageNet is grayscale."
     with Image.open(path) as im: return im.convert('RGB')
+
+def image_to_tensor(img):
+    "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
+    a = np.asarray(img)
+    peak = 65535. if a.dtype == np.uint16 or img.mode.startswith('I') else 255.
+    t = torch.from_numpy(a.astype(np.float32) / peak)
+    return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
 
 def image_stats(files, n=2000, seed=0):
     "Per-channel mean and std of a sample of `files` in [0,1], so normalisation comes from the data itself."

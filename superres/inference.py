@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .data import image_to_tensor
 from .learner import load_model
 
 __all__ = ['resolve_model', 'load_classifier', 'prepare_image', 'predict_topk', 'load_restorer', 'refine',
@@ -95,13 +96,6 @@ def refine(model, img, tile=256, overlap=32, bs=4):
             weight[:, y:y+th, x:x+tw] += wt
     return out / weight
 
-def _to_tensor(img):
-    "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
-    a = np.asarray(img)
-    peak = 65535. if a.dtype == np.uint16 or img.mode.startswith('I') else 255.
-    t = torch.from_numpy(a.astype(np.float32) / peak)
-    return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
-
 def _from_tensor(t, mode, peak):
     "Back to a PIL image of the original mode (gray modes from the mean of the channels)."
     t = t.clamp(0, 1)
@@ -112,7 +106,7 @@ def _from_tensor(t, mode, peak):
 
 def pil_bicubic(x, size):
     "PIL's bicubic resize (antialiased when shrinking) of a float CHW tensor, channel by channel without rounding."
-    return torch.stack([torch.from_numpy(np.asarray(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC))) for c in x])
+    return torch.stack([torch.from_numpy(np.array(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC))) for c in x])
 
 def upscale_image(model, img, scale=None, tile=256, overlap=32):
     "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
@@ -126,7 +120,7 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32):
     if img.mode in ('CMYK', 'YCbCr', 'HSV', 'LAB', '1'): img = img.convert('RGB' if img.mode != '1' else 'L')
     if img.mode == 'F': img = Image.fromarray((np.clip(np.asarray(img), 0, 1) * 65535).astype(np.uint16))
     mode = 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
-    x, peak = _to_tensor(img)
+    x, peak = image_to_tensor(img)
     target = (round(img.width * scale), round(img.height * scale))
     passes = 1
     while mscale ** passes < scale - 1e-9: passes += 1
@@ -178,24 +172,42 @@ def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, over
         results.append((f, dest, note + notes))
     return results
 
-def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('bicubic',)):
-    "The standard SR protocol: HR cropped to a multiple of `scale`, bicubic LR, PSNR/SSIM on Y with `scale` pixels shaved."
+def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('bicubic',), classifier=None):
+    "The standard SR protocol (bicubic LR, Y-channel PSNR/SSIM, `scale` pixels shaved); with a `classifier`, patch FID/KID too."
     from .data import FILTERS
     from .files import list_images
     from .metrics import psnr_y, ssim_y
     files = list_images(hr_dir)[:limit]
     if not files: raise ValueError(f'no images in {hr_dir}')
-    rows = []
+    names = list(baselines) + (['model'] if model is not None else [])
+    rows, kept = [], {n: [] for n in ['target'] + names}
     for f in files:
         with Image.open(f) as im: hr = ImageOps.exif_transpose(im).convert('RGB')
         hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
         lr = hr.resize((hr.width // scale, hr.height // scale), Image.BICUBIC)
-        target = _to_tensor(hr)[0][None]
-        outs = {b: _to_tensor(lr.resize(hr.size, FILTERS[b]))[0] for b in baselines}
-        if model is not None: outs['model'] = refine(model, pil_bicubic(_to_tensor(lr)[0], hr.size).clamp(0, 1), tile)
+        target = image_to_tensor(hr)[0]
+        outs = {b: image_to_tensor(lr.resize(hr.size, FILTERS[b]))[0] for b in baselines}
+        if model is not None: outs['model'] = refine(model, pil_bicubic(image_to_tensor(lr)[0], hr.size).clamp(0, 1), tile)
         row = dict(image=f.name)
         for name, out in outs.items():
-            row[f'{name}_psnr'] = psnr_y(out[None], target, shave=scale)
-            row[f'{name}_ssim'] = ssim_y(out[None], target, shave=scale)
+            row[f'{name}_psnr'] = psnr_y(out[None], target[None], shave=scale)
+            row[f'{name}_ssim'] = ssim_y(out[None], target[None], shave=scale)
         rows.append(row)
-    return rows
+        if classifier is not None:  # kept as 8-bit, exactly what a saved output file would hold
+            for name, t in dict(outs, target=target).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
+    report = dict(scale=scale, hr_dir=str(hr_dir), methods=names, mean=mean, images=rows)
+    if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
+    return report
+
+def _set_distances(classifier, kept, names):
+    "FID/KID of each method's outputs against the targets, on 64x64 patches at native resolution."
+    from .metrics import ClassifierFeatures, frechet_distance, kernel_distance
+    feats = ClassifierFeatures(classifier, patches=True)
+    targ = feats(kept['target'])
+    out = {}
+    for name in names:
+        f = feats(kept[name])
+        kid, kid_std = kernel_distance(f, targ)
+        out[name] = dict(fid=frechet_distance(f, targ), kid=kid, kid_std=kid_std, n=len(f))
+    return out

@@ -183,6 +183,7 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
            else decoded_dls(data, **subset))
     learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
                                model_kwargs=model_kwargs, path=out)
+    learn.model.config['size'] = size
     meter = Throughput()
     cbs = [CSVHistory(out/'history.csv'), meter] + ([TimeBudget(budget)] if budget else [])
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))

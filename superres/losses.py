@@ -27,7 +27,7 @@ class FeatureLoss(nn.Module):
         bad = [i for i in layer_ids if not 0 < i < n_body]
         if bad: raise ValueError(f'feature layers {bad} are outside the classifier body (valid: 1..{n_body-1})')
         if len(layer_wgts) != len(layer_ids): raise ValueError('give one weight per feature layer')
-        self.net = classifier[:max(layer_ids) + 1].eval()  # a [0,1]-input classifier: normalises in its own forward
+        self.net = classifier[:max(layer_ids) + 1].eval()  # keeps the classifier's Normalizer: its input contract
         for p in self.net.parameters(): p.requires_grad_(False)
         self.layer_ids, self.layer_wgts, self.pixel, self.gram_wgt = tuple(layer_ids), tuple(layer_wgts), pixel, gram_wgt
         self.hooks = hook_outputs([self.net[i] for i in layer_ids], detach=False)
@@ -41,7 +41,7 @@ class FeatureLoss(nn.Module):
         pred, targ = pred.as_subclass(torch.Tensor), targ.as_subclass(torch.Tensor)
         if next(self.net.parameters()).device != pred.device: self.net.to(pred.device)
         with torch.autocast(pred.device.type, enabled=False):  # features in fp32 even inside mixed precision
-            pred, targ = pred.float(), targ.float()
+            pred, targ = pred.float(), self.net[0].check_range(targ.float())
             loss = pixel_loss(self.pixel)(pred, targ)
             with torch.no_grad(): targ_feats = [f.clone() for f in self.features(targ)]
             for w, p, t in zip(self.layer_wgts, self.features(pred), targ_feats):

@@ -6,7 +6,7 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import store_attr
 
-__all__ = ['GeneralRelu', 'Normalizer', 'conv', 'ResBlock', 'res_blocks', 'init_weights', 'PRESETS',
+__all__ = ['GeneralRelu', 'ContractError', 'Normalizer', 'input_contract', 'conv', 'ResBlock', 'res_blocks', 'init_weights', 'PRESETS',
            'classifier', 'classifier_config', 'classifier_from_config', 'UpBlock', 'TinyUnet', 'Restorer',
            'UNET_PRESETS', 'restorer_config', 'restorer', 'restorer_from_classifier', 'restorer_from_config']
 
@@ -21,15 +21,52 @@ class GeneralRelu(nn.Module):
         if self.maxv is not None: x = x.clamp_max(self.maxv)
         return x
 
+class ContractError(ValueError):
+    "Images that do not match a model's input contract: the wrong value range or statistics."
+
 class Normalizer(nn.Module):
-    "Normalise [0,1] images with stats stored as buffers, so the model carries its own input contract."
-    def __init__(self, mean=(0.5,)*3, std=(0.25,)*3):
+    "Normalise raw images (in `input_range`) with stats stored as buffers, so the model carries its own input contract."
+    def __init__(self, mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.)):
         super().__init__()
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.input_range = tuple(map(float, input_range))
     def forward(self, x): return (x - self.mean) / self.std
     def decode(self, x): return x * self.std + self.mean
-    def extra_repr(self): return f'mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}'
+    def extra_repr(self): return f'mean={self._fmt(self.mean)}, std={self._fmt(self.std)}, input_range={self.input_range}'
+
+    @staticmethod
+    def _fmt(t): return '(' + ', '.join(f'{v:.3f}' for v in t.flatten().tolist()) + ')'
+
+    def _expected(self):
+        lo, hi = self.input_range
+        return (f'this model takes plain images in [{lo:g}, {hi:g}] and normalises them itself '
+                f'(mean {self._fmt(self.mean)}, std {self._fmt(self.std)})')
+
+    def check_range(self, x, tol=0.05):
+        "Refuse inputs outside the raw range: shifted ([-0.5, 0.5], [-1, 1]), 0-255 or already normalised images."
+        lo, hi = self.input_range
+        xmin, xmax = (float(v) for v in x.detach().float().aminmax())
+        span = tol * (hi - lo)
+        if xmin < lo - span or xmax > hi + span:
+            raise ContractError(f'{self._expected()}, but got values in [{xmin:.3f}, {xmax:.3f}]: pass unnormalised '
+                                f'images scaled to [{lo:g}, {hi:g}] (x/255 for 8-bit, x+0.5 for [-0.5, 0.5], (x+1)/2 for [-1, 1])')
+        return x
+
+    def check_stats(self, mean, std, max_ratio=3.):
+        "Refuse a set of images whose pixel statistics are far from the contract (e.g. divided by 255 twice)."
+        mean, std = (torch.as_tensor(v, dtype=torch.float32).flatten() for v in (mean, std))
+        ratio = std / self.std.flatten().cpu()
+        z = ((mean - self.mean.flatten().cpu()) / self.std.flatten().cpu()).abs()
+        if (ratio < 1/max_ratio).any() or (ratio > max_ratio).any() or (z > max_ratio).any():
+            raise ContractError(f'{self._expected()}, but these images have mean {self._fmt(mean)} and std '
+                                f'{self._fmt(std)}: they look rescaled or normalised already; pass plain images')
+
+def input_contract(model):
+    "The `Normalizer` that holds a superres model's input contract (its first one)."
+    norm = next((m for m in model.modules() if isinstance(m, Normalizer)), None)
+    if norm is None: raise ContractError(f'{type(model).__name__} carries no input contract (no Normalizer): use a superres model')
+    return norm
 
 def conv(ni, nf, ks=3, stride=1, act=GeneralRelu, norm=nn.BatchNorm2d, bias=None, preact=False):
     "A conv with norm and activation after it (post-activation) or before it (pre-activation)."
@@ -75,7 +112,7 @@ def classifier_config(preset=None, **overrides):
     "A classifier's full config: a named preset (see `PRESETS`) with any field overridden."
     if preset is not None and preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose one of {", ".join(PRESETS)}')
-    cfg = dict(dict(down_first=False, n_out=200, leak=0.1, sub=0.4, mean=(0.5,)*3, std=(0.25,)*3), **PRESETS[preset or 'cpu'])
+    cfg = dict(dict(down_first=False, n_out=200, leak=0.1, sub=0.4, mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.)), **PRESETS[preset or 'cpu'])
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if len(cfg['nbks']) != len(cfg['nfs']) - 1:
         raise ValueError(f'nbks needs one entry per stage: {len(cfg["nfs"])-1} for nfs {cfg["nfs"]}, got {cfg["nbks"]}')
@@ -97,7 +134,7 @@ def classifier_from_config(cfg):
     final = [act(), nn.BatchNorm2d(nfs[-1])] if preact else []
     head = nn.Sequential(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(cfg['drop']),
                          nn.Linear(nfs[-1], cfg['n_out'], bias=False), nn.BatchNorm1d(cfg['n_out']))
-    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std']), stem, *stages, head)
+    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std'], cfg.get('input_range', (0., 1.))), stem, *stages, head)
     model.apply(partial(init_weights, leak=cfg['leak']))
     model.config = cfg
     return model
@@ -156,9 +193,9 @@ class TinyUnet(nn.Module):
 
 class Restorer(nn.Module):
     "An image-to-image net wrapped in its input contract: takes and returns [0,1] images, normalises inside."
-    def __init__(self, net, mean=(0.5,)*3, std=(0.25,)*3):
+    def __init__(self, net, mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.)):
         super().__init__()
-        self.norm, self.net = Normalizer(mean, std), net
+        self.norm, self.net = Normalizer(mean, std, input_range), net
     @property
     def encoder(self): return self.net.encoder if hasattr(self.net, 'encoder') else self.net[0]
     def forward(self, x): return self.norm.decode(self.net(self.norm(x)))
@@ -176,7 +213,8 @@ def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
     if encoder is None:
         if preset not in UNET_PRESETS: raise ValueError(f'unknown UNet preset {preset!r}; choose one of {", ".join(UNET_PRESETS)}')
         encoder = classifier_config(None, **UNET_PRESETS[preset], drop=0., preact=False, n_out=1)
-    cfg = dict(arch=arch, encoder=encoder, mean=encoder['mean'], std=encoder['std'], scale=2, task='superres')
+    cfg = dict(arch=arch, encoder=encoder, mean=encoder['mean'], std=encoder['std'],
+               input_range=encoder.get('input_range', (0., 1.)), scale=2, task='superres')
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg
 
@@ -190,7 +228,7 @@ def restorer_from_classifier(clf, cfg):
         from fastai.vision.models.unet import DynamicUnet
         net = DynamicUnet(nn.Sequential(stem, *stages), n_out=3, img_size=(64, 64))
     else: net = TinyUnet(stem, stages, enc['nfs'], cross=cfg['arch'] == 'tiny_unet_cross', act=act)
-    model = Restorer(net, cfg['mean'], cfg['std'])
+    model = Restorer(net, cfg['mean'], cfg['std'], cfg.get('input_range', (0., 1.)))
     model.config = cfg
     return model
 

@@ -106,14 +106,14 @@ def test_evaluate_hand_computed_psnr(tmp_path):
     rng = np.random.default_rng(0)
     hr = Image.fromarray(rng.integers(0, 255, (41, 30, 3), dtype=np.uint8))  # odd size: cropped to 40x30
     hr.save(tmp_path/'a.png')
-    row = evaluate_sr(tmp_path, 2)[0]
+    row = evaluate_sr(tmp_path, 2)['images'][0]
     c = hr.crop((0, 0, 30, 40))
     bic = np.asarray(c.resize((15, 20), Image.BICUBIC).resize((30, 40), Image.BICUBIC), dtype=np.float64) / 255
     ref = np.asarray(c, dtype=np.float64) / 255
     y = lambda a: 16 + 65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]
     mse = ((y(bic) - y(ref))[2:-2, 2:-2] ** 2).mean()
     assert row['bicubic_psnr'] == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-6)
-    model_row = evaluate_sr(tmp_path, 2, restorer().eval())[0]
+    model_row = evaluate_sr(tmp_path, 2, restorer().eval())['images'][0]
     assert model_row['model_psnr'] == pytest.approx(model_row['bicubic_psnr'], abs=0.05)  # identity model ~ bicubic
 
 def test_tiled_equals_untiled():
