@@ -4,7 +4,11 @@ from pathlib import Path
 
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 
-__all__ = ['main', 'parser']
+__all__ = ['Parser', 'main', 'parser']
+
+class Parser(argparse.ArgumentParser):
+    "Usage errors as one line that points at --help, instead of the whole usage text."
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 def _positive(kind):
     def parse(s):
@@ -12,6 +16,14 @@ def _positive(kind):
         if v <= 0: raise argparse.ArgumentTypeError(f'must be positive, got {s}')
         return v
     return parse
+
+def _add_trust(p):
+    p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
+                   'code, so only for files you made yourself (default: weights-only model.pth files)')
+
+def _add_skip_bad(p):
+    p.add_argument('--skip-bad-images', action='store_true', help='decode every image first and leave out unreadable '
+                   'ones with a warning (default: stop at the first, naming it)')
 
 def _add_data_args(p, subset=True):
     p.add_argument('--data', help='Tiny ImageNet zip or folder (default: $SUPERRES_DATA, then fastai\'s data folder, then download)')
@@ -39,13 +51,14 @@ def cmd_classify_train(a):
     train_classifier(a.out, data=a.data, preset=a.preset, classes=a.classes, per_class=a.per_class,
                      epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr, size=a.size,
                      label_smoothing=a.label_smoothing, precision=a.precision, augment=not a.no_augment,
-                     pipeline=a.pipeline, progressive=a.progressive, seed=a.seed)
+                     pipeline=a.pipeline, progressive=a.progressive, seed=a.seed, resume=a.resume,
+                     skip_bad=a.skip_bad_images)
     print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
     print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png')
 
 def cmd_classify_predict(a):
     from .inference import load_classifier, predict_topk
-    model = load_classifier(a.model)
+    model = load_classifier(a.model, a.trust_pickle)
     rows = predict_topk(model, a.images, k=a.k)
     if a.json: print(json.dumps({str(f): [dict(name=n, wnid=w, prob=p) for n, w, p in r] for f, r in zip(a.images, rows)}))
     else:
@@ -55,27 +68,32 @@ def cmd_classify_predict(a):
 
 def cmd_train(a):
     from .learner import train_superres
-    train_superres(a.out, data=a.data, arch=a.arch, loss=a.loss, classifier_path=a.classifier, scale=a.scale,
+    train_superres(a.out, data=a.data, arch=a.arch, loss=a.loss, classifier_path=a.classifier, trust_pickle=a.trust_pickle, scale=a.scale,
                    classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class, epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr,
                    size=a.size, preset=a.preset, freeze_epochs=a.freeze_epochs, down=a.down, up=a.up,
                    erase=not a.no_erase, pretrained=not a.no_pretrained, feature_layers=a.feature_layers,
-                   precision=a.precision, seed=a.seed)
+                   precision=a.precision, seed=a.seed, resume=a.resume, skip_bad=a.skip_bad_images)
     print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
     print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png, results.png')
 
 def cmd_upscale(a):
     from .inference import load_restorer, upscale_files
-    model = load_restorer(a.model)
-    for src, dest, notes in upscale_files(model, a.inputs, a.output, scale=a.scale, tile=a.tile, overlap=a.overlap,
-                                          overwrite=a.overwrite):
-        print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
+    model = load_restorer(a.model, a.trust_pickle)
+    rows = upscale_files(model, a.inputs, a.output, scale=a.scale, tile=a.tile, overlap=a.overlap, overwrite=a.overwrite)
+    for src, dest, notes in rows:
+        if dest is None: print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
+        else: print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
+    failed = [src for src, dest, _ in rows if dest is None]
+    if failed:
+        print(f'superres: {len(failed)} of {len(rows)} images failed (listed above); the others were written', file=sys.stderr)
+        return 1
 
 def cmd_evaluate(a):
     from .data import find_tiny_imagenet, is_tiny_imagenet
     from .files import atomic_write_text
     from .inference import evaluate_sr, load_classifier, load_restorer
-    model = load_restorer(a.model) if a.model else None
-    clf = load_classifier(a.classifier) if a.classifier else None
+    model = load_restorer(a.model, a.trust_pickle) if a.model else None
+    clf = load_classifier(a.classifier, a.trust_pickle) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
     report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
@@ -94,7 +112,7 @@ def cmd_fid(a):
     from .files import atomic_write_text
     from .inference import load_classifier
     from .metrics import feature_distances
-    res = feature_distances(a.a, a.b, load_classifier(a.classifier), layer=a.layer, patches=a.patches, size=a.size)
+    res = feature_distances(a.a, a.b, load_classifier(a.classifier, a.trust_pickle), layer=a.layer, patches=a.patches, size=a.size)
     print(f"FID {res['fid']:.4f}   KID {res['kid']:.6f} +- {res['kid_std']:.6f}   ({res['n_a']} vs {res['n_b']} "
           f"{'patches' if a.patches else 'images'}, {res['dim']} features)")
     if min(res['n_a'], res['n_b']) <= res['dim']:
@@ -104,8 +122,8 @@ def cmd_fid(a):
 
 def parser():
     from .data import FILTERS
-    from .models import PRESETS
-    p = argparse.ArgumentParser(prog='superres', description='Train and use image models on Tiny ImageNet with fastai.')
+    from .models import ARCHS, PRESETS
+    p = Parser(prog='superres', description='Train and use image models on Tiny ImageNet with fastai.')
     sub = p.add_subparsers(dest='command', required=True)
 
     d = sub.add_parser('data', help='check, describe or preview the Tiny ImageNet data')
@@ -120,6 +138,7 @@ def parser():
     c = sub.add_parser('classify', help='train a classifier or predict with one').add_subparsers(dest='action', required=True)
     t = c.add_parser('train', help='train a classifier and export it to --out')
     _add_data_args(t)
+    _add_skip_bad(t)
     t.add_argument('--out', required=True, help='run folder: model.pth, export.pkl, history.csv, history.png, metrics.json')
     t.add_argument('--preset', choices=list(PRESETS), default='cpu', help='model preset: step1-3 are the reference '
                    'GPU models, cpu and cpu_small are sized for a CPU (default cpu)')
@@ -137,6 +156,8 @@ def parser():
                    'full size halfway through (cheaper early epochs, more epochs in a budget)')
     t.add_argument('--no-augment', action='store_true', help='train without augmentation')
     t.add_argument('--seed', type=int, help='random seed for a repeatable run')
+    t.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint '
+                   'in --out (saved after every epoch; same settings as the first run)')
     t.set_defaults(func=cmd_classify_train)
 
     pr = c.add_parser('predict', help='top-k classes of images')
@@ -144,18 +165,22 @@ def parser():
     pr.add_argument('--model', required=True, help='run folder written by classify train, or a model.pth/export.pkl file')
     pr.add_argument('--k', type=_positive(int), default=5, help='classes shown per image (default 5)')
     pr.add_argument('--json', action='store_true', help='print JSON instead of a table')
+    _add_trust(pr)
     pr.set_defaults(func=cmd_classify_predict)
     tr = sub.add_parser('train', help='train a super-resolution model')
     _add_data_args(tr)
+    _add_skip_bad(tr)
     tr.add_argument('--out', required=True, help='run folder: model.pth, export.pkl, history.csv/png, results.png, metrics.json')
-    tr.add_argument('--arch', choices=['tiny_unet', 'tiny_unet_cross', 'dynamic_unet'], default='tiny_unet',
-                    help='tiny_unet: added skips, starts as identity; _cross: convs on the skips; dynamic_unet: fastai DynamicUnet')
+    tr.add_argument('--arch', choices=list(ARCHS), default='tiny_unet',
+                    help='tiny_unet: added skips, starts as identity; _cross: convs on the skips; dynamic_unet: fastai '
+                    'DynamicUnet; sr_resnet: EDSR-style, works on the low-resolution image (4x cheaper per pixel)')
     tr.add_argument('--loss', choices=['mse', 'l1', 'perceptual'], default='mse',
                     help='pixel loss, or perceptual: MSE + classifier features (needs --classifier)')
     tr.add_argument('--classifier', help='classifier run folder or model file: pretrained encoder and perceptual features')
     tr.add_argument('--no-pretrained', action='store_true', help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
     tr.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: the deepest with 8x8 features)')
-    tr.add_argument('--preset', choices=['cpu', 'reference'], default='cpu', help='UNet widths when not built from a classifier')
+    tr.add_argument('--preset', choices=['cpu', 'reference'], default='cpu', help='model size when not built from a '
+                    'classifier (sr_resnet: cpu 8 blocks of 64, reference 16 blocks of 64 as EDSR-baseline)')
     tr.add_argument('--val-per-class', type=_positive(int), help='Tiny ImageNet: validate on the first N val images of each class (default all 50)')
     tr.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='upscaling factor (default 2)')
     tr.add_argument('--epochs', type=_positive(int), default=5, help='epochs after the frozen ones (default 5)')
@@ -169,22 +194,28 @@ def parser():
     tr.add_argument('--no-erase', action='store_true', help='no random erasing on the training inputs')
     tr.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='as for classify train')
     tr.add_argument('--seed', type=int, help='random seed for a repeatable run')
+    tr.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint '
+                   'in --out (saved after every epoch; same settings as the first run)')
+    _add_trust(tr)
     tr.set_defaults(func=cmd_train)
 
     up = sub.add_parser('upscale', help='upscale images or folders of images')
     up.add_argument('inputs', nargs='+', help='image files or folders')
-    up.add_argument('-o', '--output', required=True, help='output folder (file names are kept; inputs are never overwritten)')
-    up.add_argument('--model', required=True, help='run folder written by superres train, or its model.pth')
+    up.add_argument('-o', '--output', default='upscaled', help='output folder (default ./upscaled; file names are kept; '
+                    'inputs are never overwritten)')
+    up.add_argument('--model', help='run folder written by superres train, or its model.pth (default: the x2 model '
+                    'shipped with superres)')
     up.add_argument('--scale', type=_positive(float), help='output scale (default: the model\'s own)')
     up.add_argument('--tile', type=_positive(int), default=256, help='tile size in output pixels, bounds memory (default 256)')
     up.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
     up.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    _add_trust(up)
     up.set_defaults(func=cmd_upscale)
 
     ev = sub.add_parser('evaluate', help='PSNR/SSIM on the Y channel by the standard SR protocol')
     ev.add_argument('--hr-dir', required=True, help='folder of high-resolution images (or a Tiny ImageNet zip/folder: its val images)')
     ev.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='scale (default 2)')
-    ev.add_argument('--model', help='run folder or model.pth; without it only the bicubic row')
+    ev.add_argument('--model', help='run folder or model.pth (`default`: the shipped x2 model); without it only the baseline rows')
     ev.add_argument('--tile', type=_positive(int), default=256, help='tile size for large images (default 256)')
     ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
     ev.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'], help='non-learned upsampling rows (default bicubic)')
@@ -192,6 +223,7 @@ def parser():
     ev.add_argument('--classifier', help='classifier run folder or model file: adds FID/KID of each method against '
                     'the targets, from its features on 64x64 patches')
     ev.add_argument('--json', help='also write the results as JSON to this file')
+    _add_trust(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     fd = sub.add_parser('fid', help='FID and KID between two image sets, with a superres classifier\'s features')
@@ -205,6 +237,7 @@ def parser():
                     '(for restoration) instead of whole images resized to the classifier\'s size')
     fd.add_argument('--size', type=_positive(int), help='image or patch side fed to the classifier (default: its training size)')
     fd.add_argument('--json', help='also write the results as JSON to this file')
+    _add_trust(fd)
     fd.set_defaults(func=cmd_fid)
     return p
 
@@ -213,11 +246,12 @@ def main(argv=None):
     from PIL import UnidentifiedImageError
     from .data import DataError
     a = parser().parse_args(argv)
-    try: a.func(a)
+    try: return a.func(a) or 0
     except (DataError, ValueError, FileNotFoundError, UnidentifiedImageError, IsADirectoryError, PermissionError) as e:
         if os.environ.get('SUPERRES_DEBUG'): raise
-        print(f'superres: error: {e}', file=sys.stderr)
+        msg = str(e).strip()
+        if 'Original Traceback' in msg: msg = msg.splitlines()[-1].split(': ', 1)[-1]  # raised in a DataLoader worker
+        print(f'superres: error: {msg}', file=sys.stderr)
         return 2
-    return 0
 
 if __name__ == '__main__': sys.exit(main())

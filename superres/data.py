@@ -1,5 +1,5 @@
 """Tiny ImageNet: finding it, validating it, and turning it into fastai DataLoaders."""
-import hashlib, os, random, shutil, tempfile, zipfile
+import hashlib, os, random, shutil, tempfile, warnings, zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from torchvision.transforms import TrivialAugmentWide
 from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
-           'TinyImageNet', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
+           'TinyImageNet', 'load_rgb', 'find_bad_images', 'PILImageRGB', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
            'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png',
            'PILImageLR', 'TensorImageLR', 'FILTERS', 'degrade_sr', 'Degrade', 'is_tiny_imagenet', 'sr_dls']
 
@@ -126,8 +126,8 @@ def validate_tiny_imagenet(root, n_classes=200):
 
 class TinyImageNet:
     "Items, labels and class names of a Tiny ImageNet folder, restricted to a subset for quick runs."
-    def __init__(self, root, classes=None, per_class=None, val_per_class=None):
-        self.root = Path(root)
+    def __init__(self, root, classes=None, per_class=None, val_per_class=None, skip_bad=False):
+        self.root, self.exclude = Path(root), set()
         all_wnids = _read_lines(self.root/'wnids.txt')
         self.wnids = all_wnids[:classes] if classes else all_wnids
         words = dict(l.split('\t', 1) for l in _read_lines(self.root/'words.txt'))
@@ -140,6 +140,7 @@ class TinyImageNet:
                 self.val_labels[fname] = wnid
                 counts[wnid] += 1
         store_attr('per_class,val_per_class')
+        if skip_bad: self.exclude = find_bad_images(self.items())
 
     def train_files(self):
         "The first `per_class` training images of each class, in natural order."
@@ -147,10 +148,11 @@ class TinyImageNet:
         for w in self.wnids:
             names = sorted(os.listdir(self.root/'train'/w/'images'), key=natural_key)
             files += [self.root/'train'/w/'images'/n for n in names[:self.per_class]]
-        return files
+        return [f for f in files if f not in self.exclude]
 
     def val_files(self):
-        return [self.root/'val'/'images'/f for f in sorted(self.val_labels, key=natural_key)]
+        files = [self.root/'val'/'images'/f for f in sorted(self.val_labels, key=natural_key)]
+        return [f for f in files if f not in self.exclude]
 
     def items(self): return self.train_files() + self.val_files()
 
@@ -166,8 +168,29 @@ def is_val(path):
     return Path(path).parent.parent.name == 'val'
 
 def load_rgb(path):
-    "Open an image as RGB; 2% of Tiny ImageNet is grayscale."
-    with Image.open(path) as im: return im.convert('RGB')
+    "Open an image as RGB (2% of Tiny ImageNet is grayscale); a file that cannot be decoded is named in the error."
+    try:
+        with Image.open(path) as im: return im.convert('RGB')
+    except (OSError, Image.DecompressionBombError) as e:
+        raise DataError(f'{path}: unreadable image ({e}); replace or delete it, or pass --skip-bad-images to leave '
+                        'unreadable files out') from e
+
+def find_bad_images(files):
+    "The files that cannot be decoded, found by decoding each one (with a progress bar: this reads everything)."
+    from fastprogress.fastprogress import progress_bar
+    bad = []
+    for f in progress_bar(list(files), leave=False):
+        try: load_rgb(f)
+        except DataError: bad.append(Path(f))
+    if bad:
+        warnings.warn(f'skipping {len(bad)} unreadable image(s): {", ".join(map(str, bad[:5]))}{" ..." if len(bad) > 5 else ""}')
+    return set(bad)
+
+class PILImageRGB(PILImage):
+    "An image item opened with `load_rgb`, so a corrupt file is named in the error instead of failing deep in PIL."
+    @classmethod
+    def create(cls, fn:Path|str|torch.Tensor|np.ndarray|bytes|Image.Image, **kwargs):
+        return cls(load_rgb(fn)) if isinstance(fn, (str, Path)) else super().create(fn, **kwargs)
 
 def image_to_tensor(img):
     "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
@@ -233,14 +256,14 @@ def classification_tfms(size=64, augment=True):
 def classification_dblock(tin, size=64, augment=True, stats=None):
     "A DataBlock of (image, wnid) over a `TinyImageNet` subset; erasing uses the data's own `stats`."
     erase = [RandomErase(mean=stats[0], std=stats[1])] if augment and stats else []
-    return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=tin.wnids)), get_items=lambda _: tin.items(),
+    return DataBlock(blocks=(ImageBlock(PILImageRGB), CategoryBlock(vocab=tin.wnids)), get_items=lambda _: tin.items(),
                      get_y=tin, splitter=FuncSplitter(is_val), item_tfms=classification_tfms(size, augment),
                      batch_tfms=erase)
 
 def classification_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True,
-                       num_workers=None, **kwargs):
+                       num_workers=None, skip_bad=False, **kwargs):
     "DataLoaders for Tiny ImageNet classification and the data's normalisation stats."
-    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class)
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
     dblock = classification_dblock(tin, size=size, augment=augment, stats=stats)
     if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
@@ -284,11 +307,11 @@ class ImageArrays:
     def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
     def new_empty(self): return type(self)(self.x[:0], self.y[:0], self.split_idx)
 
-def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, device=None):
+def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, device=None, skip_bad=False):
     "Classification DataLoaders over pre-decoded uint8 tensors with per-image crop/flip/erase on whole batches."
     from fastai.data.core import DataLoaders, TfmdDL
     from fastai.data.transforms import IntToFloatTensor
-    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class)
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
     vocab = {w: i for i, w in enumerate(tin.wnids)}
     def dataset(files, split_idx):
@@ -313,7 +336,7 @@ def show_batch_png(data, fname, classes=None, per_class=None, n=16):
     for ax in fig.axes: ax.set_title(dls.tin.names.get(ax.get_title(), ax.get_title()), fontsize=8)
     return save_figure(fig, fname, dpi=80, bbox_inches='tight')
 
-class PILImageLR(PILImage):
+class PILImageLR(PILImageRGB):
     "The degraded input of a paired item: transforms typed on it leave the target alone."
 
 class TensorImageLR(TensorImage):
@@ -329,16 +352,17 @@ def _filter(name):
     return FILTERS[name]
 
 def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
-    "Downscale by `scale` (PIL filters antialias) then upsample back: the input a super-resolution model sees."
+    "Downscale by `scale` (PIL filters antialias) then upsample back (`up=None`: keep it small, for LR-space models)."
     w, h = img.size
     small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
-    return small.resize((w, h), _filter(up))
+    return small if up is None else small.resize((w, h), _filter(up))
 
 class Degrade(Transform):
     "Degrade the input of a paired item (after crop and flip, so both stay aligned); the target is untouched."
     order = 4
     def __init__(self, scale=2, down='bicubic', up='bicubic'):
-        _filter(down), _filter(up)
+        _filter(down)
+        if up is not None: _filter(up)
         store_attr()
     def encodes(self, x: PILImageLR): return PILImageLR(degrade_sr(x, self.scale, self.down, self.up))
 
@@ -349,16 +373,20 @@ def is_tiny_imagenet(path):
     return path.is_file() or (_root_in(path)/'wnids.txt').exists()
 
 def sr_dls(data=None, scale=2, size=64, classes=None, per_class=None, val_per_class=None, bs=64, down='bicubic',
-           up='bicubic', erase=True, augment=True, valid_pct=0.1, num_workers=None, seed=42, **kwargs):
+           up='bicubic', erase=True, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, **kwargs):
     "Paired DataLoaders (degraded input, clean target) from Tiny ImageNet or random crops of any image folder."
     from fastcore.basics import noop
     from fastai.data.transforms import RandomSplitter
     from .files import list_images
     if is_tiny_imagenet(data):
-        tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class)
+        tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class,
+                           skip_bad=skip_bad)
         files, splitter, pad = tin.items(), FuncSplitter(is_val), size // 8 if size >= 64 else 0
     else:
         files = list_images(data)
+        if skip_bad:
+            bad = find_bad_images(files)
+            files = [f for f in files if f not in bad]
         if len(files) < 2: raise DataError(f'{data} holds {len(files)} images; a training folder needs at least 2.')
         splitter, pad = RandomSplitter(valid_pct, seed=seed), 0
     stats = image_stats([files[i] for i in splitter(files)[0]])

@@ -16,6 +16,8 @@ def atomic_path(path, suffix=None):
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the permissions a plain write would
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)

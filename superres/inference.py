@@ -8,11 +8,12 @@ from PIL import Image, ImageOps
 
 from .data import image_to_tensor
 from .learner import load_model
+from .models import takes_lr
 
-__all__ = ['resolve_model', 'load_classifier', 'prepare_image', 'predict_topk', 'load_restorer', 'refine',
+__all__ = ['resolve_model', 'load_any', 'load_classifier', 'prepare_image', 'predict_topk', 'bundled_model_file', 'load_restorer', 'refine',
            'upscale_image', 'save_like', 'upscale_files', 'evaluate_sr']
 
-MODEL_FILES = ('model.pth', 'export.pkl')
+MODEL_FILES = ('model.pth', 'export.pkl')  # weights first: a folder's pickle is used only if nothing else is there
 
 def resolve_model(path):
     "The model file for `path`: the file itself, or the weights a training run wrote into its folder."
@@ -24,16 +25,26 @@ def resolve_model(path):
     if not path.is_file(): raise FileNotFoundError(f'model {path} does not exist; pass the --out folder of a training run or a model file.')
     return path
 
-def load_classifier(path):
-    "A classifier in eval mode from a run folder, a weights file (`model.pth`) or an exported learner (`.pkl`)."
+def load_any(path, trust_pickle=False):
+    "A superres model in eval mode: weights loaded without pickle, or an exported learner only if `trust_pickle`."
     path = resolve_model(path)
     if path.suffix == '.pkl':
+        if not trust_pickle:
+            raise ValueError(f'{path} is a pickled learner: loading it runs any code it holds. Load the model.pth beside '
+                             'it (weights only), or pass --trust-pickle if you made this file yourself')
         from fastai.learner import load_learner
         return load_learner(path).model.eval()
     try: return load_model(path)
     except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as e:
         raise ValueError(f'{path} is not a superres model file (weights saved by superres, loaded without pickle): '
                          f'{str(e).splitlines()[0][:200]}') from e
+
+def load_classifier(path, trust_pickle=False):
+    "A classifier in eval mode from a run folder, a weights file (`model.pth`) or an exported learner (`.pkl`)."
+    model = load_any(path, trust_pickle)
+    if 'arch' in getattr(model, 'config', {}):
+        raise ValueError(f'{path} is a restoration model, not a classifier; pass the --out folder of `superres classify train`.')
+    return model
 
 def prepare_image(img, size=64):
     "An image file or PIL image as a [0,1] tensor the classifier expects: upright, RGB, short side `size`, centre crop."
@@ -54,9 +65,20 @@ def predict_topk(model, images, k=5, size=64, bs=64):
         results += [[(names[j], vocab[j], float(p)) for p, j in zip(ps, js)] for ps, js in zip(probs.tolist(), idxs.tolist())]
     return results
 
-def load_restorer(path):
-    "A restoration model in eval mode from a run folder, `model.pth` or an exported learner."
-    model = load_classifier(path)
+BUNDLED = Path(__file__).parent/'weights'
+
+def bundled_model_file(scale=2):
+    "The x`scale` model shipped in the package: trained by superres's own recipe, stored without pickle."
+    f = BUNDLED/f'sr_x{scale}.pth'
+    if not f.is_file():
+        shipped = ', '.join(p.stem for p in sorted(BUNDLED.glob('sr_x*.pth'))) or 'none'
+        raise FileNotFoundError(f'superres ships no x{scale} model (shipped: {shipped}); pass --model RUN_DIR')
+    return f
+
+def load_restorer(path=None, trust_pickle=False):
+    "A restoration model in eval mode from a run folder, `model.pth` or an exported learner; None: the bundled x2 model."
+    if path is None or (str(path) == 'default' and not Path(path).exists()): path = bundled_model_file(2)
+    model = load_any(path, trust_pickle)
     if 'arch' not in getattr(model, 'config', {}):
         raise ValueError(f'{path} is a classifier, not a restoration model; pass the --out folder of `superres train`.')
     return model
@@ -78,23 +100,31 @@ def _starts(length, tile, step):
 
 @torch.inference_mode()
 def refine(model, img, tile=256, overlap=32, bs=4):
-    "Run a same-size restoration model over a [0,1] CHW tensor in overlapping tiles blended with feathered edges."
+    "Run a restoration model over a [0,1] CHW tensor in overlapping input tiles blended with feathered edges."
     c, h, w = img.shape
+    s = model.config['scale'] if takes_lr(model) else 1
     if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
     if h <= tile and w <= tile: return model(img[None])[0].float()
-    out, weight = torch.zeros(c, h, w), torch.zeros(1, h, w)
+    out, weight = torch.zeros(c, h*s, w*s), torch.zeros(1, h*s, w*s)
     boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
+    th, tw = min(tile, h), min(tile, w)
     for i in range(0, len(boxes), bs):
         group = boxes[i:i+bs]
-        th, tw = min(tile, h), min(tile, w)
         pred = model(torch.stack([img[:, y:y+th, x:x+tw] for y, x in group])).float()
         for p, (y, x) in zip(pred, group):
-            wy = _feather(th, min(overlap, th // 2), y == 0, y + th >= h)
-            wx = _feather(tw, min(overlap, tw // 2), x == 0, x + tw >= w)
+            wy = _feather(th*s, min(overlap, th // 2)*s, y == 0, y + th >= h)
+            wx = _feather(tw*s, min(overlap, tw // 2)*s, x == 0, x + tw >= w)
             wt = wy[:, None] * wx[None, :]
-            out[:, y:y+th, x:x+tw] += p * wt
-            weight[:, y:y+th, x:x+tw] += wt
+            out[:, y*s:(y+th)*s, x*s:(x+tw)*s] += p * wt
+            weight[:, y*s:(y+th)*s, x*s:(x+tw)*s] += wt
     return out / weight
+
+def _restore(model, lr, size, tile=256, overlap=32):
+    "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
+    if takes_lr(model):
+        s = model.config['scale']
+        return refine(model, lr, max(tile // s, 2 * (overlap // s) + 1), overlap // s)
+    return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap)
 
 def _from_tensor(t, mode, peak):
     "Back to a PIL image of the original mode (gray modes from the mean of the channels)."
@@ -126,8 +156,7 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32):
     while mscale ** passes < scale - 1e-9: passes += 1
     if passes > 1 or abs(mscale ** passes - scale) > 1e-9:
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
-    for _ in range(passes):
-        x = refine(model, pil_bicubic(x, (x.shape[-1] * mscale, x.shape[-2] * mscale)).clamp(0, 1), tile, overlap)
+    for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap)
     if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
     out = _from_tensor(x, mode, peak)
     if alpha is not None:
@@ -148,6 +177,13 @@ def save_like(out, src_info, dest):
     with atomic_path(dest) as tmp: out.save(tmp, format=fmt, **kw)
     return Path(dest)
 
+def _read_error(e):
+    "Why an image file could not be used, in words."
+    if isinstance(e, Image.UnidentifiedImageError): return 'not an image PIL can read (empty, another file type, or a broken header)'
+    if isinstance(e, FileNotFoundError): return 'no such file'
+    if isinstance(e, PermissionError): return 'permission denied'
+    return f'unreadable image: {e}'
+
 def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, overwrite=False):
     "Upscale images and folders into `out_dir` (same file names), never over an input; returns (source, dest, notes) rows."
     from fastprogress.fastprogress import progress_bar
@@ -157,17 +193,22 @@ def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, over
     srcs = {f.resolve() for f in files}
     clash = [f for f in files if (out_dir/f.name).resolve() in srcs]
     if clash: raise ValueError(f'{out_dir/clash[0].name} is an input: choose an output folder that is not an input folder')
+    out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for f in progress_bar(files, display=len(files) > 1):
         dest = out_dir/f.name
         if dest.exists() and not overwrite:
             results.append((f, dest, ['exists: kept (pass --overwrite to replace)']))
             continue
-        with Image.open(f) as im:
-            note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
-            upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
-            info = dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None)
-            out, notes = upscale_image(model, upright, scale, tile, overlap)
+        try:
+            with Image.open(f) as im:
+                note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
+                upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
+                info = dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None)
+                out, notes = upscale_image(model, upright, scale, tile, overlap)
+        except (OSError, Image.DecompressionBombError) as e:  # one bad file never stops a folder run
+            results.append((f, None, [_read_error(e)]))
+            continue
         save_like(out, info, dest)
         results.append((f, dest, note + notes))
     return results
@@ -187,7 +228,7 @@ def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('b
         lr = hr.resize((hr.width // scale, hr.height // scale), Image.BICUBIC)
         target = image_to_tensor(hr)[0]
         outs = {b: image_to_tensor(lr.resize(hr.size, FILTERS[b]))[0] for b in baselines}
-        if model is not None: outs['model'] = refine(model, pil_bicubic(image_to_tensor(lr)[0], hr.size).clamp(0, 1), tile)
+        if model is not None: outs['model'] = _restore(model, image_to_tensor(lr)[0], hr.size, tile)
         row = dict(image=f.name)
         for name, out in outs.items():
             row[f'{name}_psnr'] = psnr_y(out[None], target[None], shave=scale)

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from fastcore.basics import store_attr
+from fastcore.foundation import L
 from fastcore.meta import delegates
 from fastai.callback.channelslast import ChannelsLast
 from fastai.callback.core import Callback, CancelFitException
@@ -21,9 +22,9 @@ from .data import classification_dls, decoded_dls
 from .files import atomic_path, atomic_write_text, save_figure
 from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
-from .models import classifier, classifier_from_config, restorer, restorer_from_config
+from .models import classifier, classifier_from_config, restorer, restorer_from_config, restorer_config
 
-__all__ = ['BF16Autocast', 'CSVHistory', 'Throughput', 'TimeBudget', 'ProgressiveResize', 'cpu_supports_bf16',
+__all__ = ['BF16Autocast', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'ProgressiveResize', 'cpu_supports_bf16',
            'precision_callbacks', 'top5_accuracy', 'classifier_learner', 'save_model', 'load_model', 'plot_history',
            'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'superres_learner', 'show_results_png', 'train_superres']
 
@@ -40,14 +41,64 @@ class BF16Autocast(Callback):
     def after_pred(self): self.learn.pred = self.pred.float()
     def after_loss(self): self.autocast.__exit__(None, None, None)
 
+def _skipped(cb):
+    "Whether this epoch is one that `fit(start_epoch=...)` skips while resuming (nothing to log or save)."
+    return cb.epoch < getattr(cb.learn, 'resume_epoch', 0)
+
 class CSVHistory(Callback):
     "The per-epoch log as CSV, rewritten atomically after every epoch so it is never half-written."
     order = 51  # right after Recorder
-    def __init__(self, fname): self.fname, self.rows = Path(fname), []
+    def __init__(self, fname, rows=()): self.fname, self.rows = Path(fname), [list(r) for r in rows]
     def after_epoch(self):
+        if _skipped(self): return
+        self.names = list(self.recorder.metric_names)
         self.rows.append([str(v) for v in self.recorder.log])
-        text = '\n'.join(','.join(r) for r in [self.recorder.metric_names, *self.rows]) + '\n'
+        text = '\n'.join(','.join(r) for r in [self.names, *self.rows]) + '\n'
         atomic_write_text(self.fname, text)
+
+CHECKPOINT = 'checkpoint.pth'
+
+class Checkpoint(Callback):
+    "After every epoch, atomically: shareable weights (model.pth) and what `--resume` needs (optimiser, epoch, steps)."
+    order = 52
+    def __init__(self, out, steps=0, phase=0): self.out, self.steps, self.phase = Path(out), steps, phase
+    def after_batch(self):
+        if self.training: self.steps += 1
+    def after_epoch(self):
+        if _skipped(self): return
+        save_model(self.learn.model, self.out/'model.pth')
+        opt = self.learn.opt.state_dict()  # `L`s and numpy scalars become plain types: the file loads with weights_only=True
+        plain = lambda d: {k: v.item() if hasattr(v, 'item') and not torch.is_tensor(v) else v for k, v in d.items()}
+        opt = dict(state=[plain(st) for st in opt['state']], hypers=[plain(h) for h in opt['hypers']])
+        state = dict(model=self.learn.model.state_dict(), opt=opt, phase=self.phase,
+                     epoch=self.epoch + 1, n_epoch=self.n_epoch, steps=self.steps)
+        with atomic_path(self.out/CHECKPOINT) as tmp: torch.save(state, tmp)
+
+def load_checkpoint(out, budget=None):
+    "The checkpoint of an interrupted run in `out`, checked to be resumable."
+    f = Path(out)/CHECKPOINT
+    if budget: raise ValueError('--resume continues --epochs runs: a --budget schedule follows the clock and cannot be resumed')
+    if not f.is_file(): raise FileNotFoundError(f'{f} does not exist: nothing to resume (run without --resume)')
+    return torch.load(f, weights_only=True)
+
+def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None):
+    "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
+    checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
+    checkpoint.phase, learn.resume_epoch = phase, 0
+    if ckpt is not None and ckpt['phase'] > phase: return  # finished before the interruption
+    if ckpt is not None and ckpt['phase'] == phase:
+        if ckpt['epoch'] >= n_epoch: raise ValueError(f'the checkpoint in {checkpoint.out} is of a finished run: nothing to resume')
+        learn.model.load_state_dict(ckpt['model'])
+        learn.create_opt()
+        learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
+        learn.resume_epoch = ckpt['epoch']
+    learn.fit_one_cycle(n_epoch, lr, cbs=cbs, start_epoch=learn.resume_epoch)
+
+def _history_rows(out, ckpt, done_before=0):
+    "The CSV rows of the epochs a checkpoint had completed, so a resumed run's history is whole."
+    f = Path(out)/'history.csv'
+    if ckpt is None or not f.is_file(): return []
+    return [r.split(',') for r in f.read_text().splitlines()[1:]][:done_before + ckpt['epoch']]
 
 class Throughput(Callback):
     "Training images per second, data loading included, as a user waiting for an epoch experiences it."
@@ -136,19 +187,19 @@ def load_model(fname):
     model.load_state_dict(saved['state_dict'])
     return model.eval()
 
-def plot_history(learn, fname):
-    "Loss and accuracy curves as a PNG, to see at a glance whether training worked."
+def plot_history(history, fname):
+    "Loss and metric curves per epoch (from the CSV log, so a resumed run shows all of them) as a PNG."
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    rec = learn.recorder
+    names = history.names[1:-1]
+    rows = [r for r in history.rows if len(r) >= len(names) + 1]
+    cols = {n: [float(r[i+1]) for r in rows] for i, n in enumerate(names)}
+    epochs = range(1, len(rows) + 1)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(list(range(len(rec.losses))), [float(l) for l in rec.losses], label='train (smoothed)')
-    n_iter = len(rec.losses) / max(1, len(rec.values))
-    ax1.plot([(i+1)*n_iter for i in range(len(rec.values))], [v[1] for v in rec.values], 'o-', label='valid')
-    ax1.set_xlabel('iteration'); ax1.set_ylabel('loss'); ax1.legend()
-    names = rec.metric_names[3:-1]
-    for j, name in enumerate(names): ax2.plot(range(1, len(rec.values)+1), [v[2+j] for v in rec.values], 'o-', label=name)
+    for n in ('train_loss', 'valid_loss'): ax1.plot(epochs, cols[n], 'o-', label=n.split('_')[0])
+    ax1.set_xlabel('epoch'); ax1.set_ylabel('loss'); ax1.legend()
+    for n in names[2:]: ax2.plot(epochs, cols[n], 'o-', label=n)
     ax2.set_xlabel('epoch'); ax2.set_ylabel('metric'); ax2.legend()
     fig.tight_layout()
     return save_figure(fig, fname, dpi=100)
@@ -171,25 +222,27 @@ def export_learner(learn, fname):
 
 def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128,
                      lr=3e-3, size=64, label_smoothing=0.1, precision='auto', augment=True, pipeline='datablock',
-                     progressive=False, max_epochs=1000, num_workers=None, seed=None, model_kwargs=None):
+                     progressive=False, max_epochs=1000, num_workers=None, seed=None, model_kwargs=None, resume=False,
+                     skip_bad=False):
     "The whole recipe: data, learner, one-cycle (stretched over `budget` seconds if given), logs, plot and exports."
     from fastai.torch_core import set_seed
     if seed is not None: set_seed(seed)
     out = Path(out)
+    ckpt = load_checkpoint(out, budget) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     if pipeline not in ('datablock', 'decoded'): raise ValueError(f'pipeline must be datablock or decoded, not {pipeline!r}')
-    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment)
+    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment, skip_bad=skip_bad)
     dls = (classification_dls(data, num_workers=num_workers, **subset) if pipeline == 'datablock'
            else decoded_dls(data, **subset))
     learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
                                model_kwargs=model_kwargs, path=out)
     learn.model.config['size'] = size
-    meter = Throughput()
-    cbs = [CSVHistory(out/'history.csv'), meter] + ([TimeBudget(budget)] if budget else [])
+    meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt))
+    checkpoint = Checkpoint(out, steps=ckpt['steps'] if ckpt else 0)
+    cbs = [history, checkpoint, meter] + ([TimeBudget(budget)] if budget else [])
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))
-    learn.fit_one_cycle(max_epochs if budget else epochs, lr, cbs=cbs)
-    epochs = len(learn.recorder.values)
-    _finish_run(learn, out, meter, epochs=epochs)
+    fit_phase(learn, max_epochs if budget else epochs, lr, cbs, ckpt=ckpt)
+    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps)
     return learn
 
 def unet_splitter(model):
@@ -247,40 +300,45 @@ def show_results_png(learn, fname, n=6):
     fig.tight_layout()
     return save_figure(fig, fname, dpi=80)
 
-def _finish_run(learn, out, meter, **extra):
+def _finish_run(learn, out, meter, history, **extra):
     "Everything a run folder holds: plot, weights-only model, exported learner, final metrics."
-    plot_history(learn, out/'history.png')
+    plot_history(history, out/'history.png')
     save_model(learn.model, out/'model.pth')
     export_learner(learn, out/'export.pkl')
-    metrics = dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])),
+    metrics = dict(zip(history.names[1:-1], map(float, history.rows[-1][1:])),
                    train_imgs_per_s=meter.imgs_per_s, **extra)
     atomic_write_text(out/'metrics.json', json.dumps(metrics, indent=1))
     return metrics
 
-def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path=None, pretrained=True, scale=2,
+def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path=None, trust_pickle=False, pretrained=True, scale=2,
                    classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64, lr=3e-3, size=64,
                    preset='cpu', freeze_epochs=1, down='bicubic', up='bicubic', erase=True, feature_layers=None,
-                   precision='auto', seed=None, num_workers=None):
+                   precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False):
     "The super-resolution recipe: paired data, UNet, loss; with a pretrained encoder, frozen for `freeze_epochs` first."
     from fastai.torch_core import set_seed
     from .data import sr_dls
     from .inference import load_classifier
     if seed is not None: set_seed(seed)
     out = Path(out)
+    ckpt = load_checkpoint(out, budget) if resume else None
     out.mkdir(parents=True, exist_ok=True)
-    clf = load_classifier(classifier_path) if classifier_path else None
+    clf = load_classifier(classifier_path, trust_pickle) if classifier_path else None
     dls = sr_dls(data, scale=scale, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
-                 down=down, up=up, erase=erase, num_workers=num_workers)
+                 down=down, up=None if restorer_config(arch).get('input') == 'lr' else up, erase=erase,
+                 num_workers=num_workers, skip_bad=skip_bad)
     learn = superres_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                              feature_layers=feature_layers, precision=precision, path=out)
-    meter, history = Throughput(), CSVHistory(out/'history.csv')
+    frozen = freeze_epochs if clf is not None and pretrained else 0
+    done_before = frozen if ckpt and ckpt['phase'] == 1 else 0
+    meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt, done_before))
+    checkpoint = Checkpoint(out, steps=ckpt['steps'] if ckpt else 0)
     start = time.perf_counter()
-    if clf is not None and pretrained and freeze_epochs:
+    if frozen:
         learn.freeze()
-        learn.fit_one_cycle(freeze_epochs, lr, cbs=[history, meter])
+        fit_phase(learn, frozen, lr, [history, checkpoint, meter], phase=0, ckpt=ckpt)
         learn.unfreeze()
-    cbs = [history, meter] + ([TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else [])
-    learn.fit_one_cycle(1000 if budget else epochs, lr, cbs=cbs)
+    cbs = [history, checkpoint, meter] + ([TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else [])
+    fit_phase(learn, 1000 if budget else epochs, lr, cbs, phase=1, ckpt=ckpt)
     show_results_png(learn, out/'results.png')
-    _finish_run(learn, out, meter, epochs=len(history.rows), arch=arch, loss=loss, scale=scale)
+    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, arch=arch, loss=loss, scale=scale)
     return learn

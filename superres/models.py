@@ -8,7 +8,7 @@ from fastcore.basics import store_attr
 
 __all__ = ['GeneralRelu', 'ContractError', 'Normalizer', 'input_contract', 'conv', 'ResBlock', 'res_blocks', 'init_weights', 'PRESETS',
            'classifier', 'classifier_config', 'classifier_from_config', 'UpBlock', 'TinyUnet', 'Restorer',
-           'UNET_PRESETS', 'restorer_config', 'restorer', 'restorer_from_classifier', 'restorer_from_config']
+           'SRResNet', 'UNET_PRESETS', 'SR_RESNET_PRESETS', 'ARCHS', 'takes_lr', 'restorer_config', 'restorer', 'restorer_from_classifier', 'restorer_from_config']
 
 class GeneralRelu(nn.Module):
     "Leaky ReLU shifted down by `sub` so activations stay near zero mean, optionally clamped at `maxv`."
@@ -191,6 +191,23 @@ class TinyUnet(nn.Module):
         out = self.end(self.to_rgb(out, x.shape[-2:]) + x)
         return out[..., :h, :w]
 
+class SRResNet(nn.Module):
+    "EDSR-style net in low-resolution space (norm-free ResBlocks, PixelShuffle at the end) added to a bicubic upsample."
+    def __init__(self, scale=2, nf=64, n_blocks=8):
+        super().__init__()
+        self.scale = scale
+        self.head = nn.Conv2d(3, nf, 3, padding=1)
+        self.body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False) for _ in range(n_blocks)],
+                                  nn.Conv2d(nf, nf, 3, padding=1))
+        self.up = nn.Sequential(nn.Conv2d(nf, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
+        nn.init.zeros_(self.up[0].weight); nn.init.zeros_(self.up[0].bias)  # starts as plain bicubic upsampling
+    @property
+    def encoder(self): return self.head
+    def forward(self, x):
+        base = F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
+        h = self.head(x)
+        return base + self.up(h + self.body(h))
+
 class Restorer(nn.Module):
     "An image-to-image net wrapped in its input contract: takes and returns [0,1] images, normalises inside."
     def __init__(self, net, mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.)):
@@ -206,10 +223,24 @@ UNET_PRESETS = {
     'cpu': dict(nfs=(32, 64, 128, 256), nbks=(1, 1, 1), stem='conv', stem_ks=3, stem_stride=1, down_first=True),
 }
 
+SR_RESNET_PRESETS = {'reference': dict(nf=64, n_blocks=16), 'cpu': dict(nf=64, n_blocks=8)}  # reference: EDSR-baseline
+ARCHS = ('tiny_unet', 'tiny_unet_cross', 'dynamic_unet', 'sr_resnet')
+
+def takes_lr(model):
+    "Whether a restoration model takes the low-resolution image itself (and upscales), not a pre-upsampled one."
+    return getattr(model, 'config', {}).get('input') == 'lr'
+
 def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
     "Config of a restoration model: arch, encoder (a classifier config, pretrained or not) and the rest."
-    if arch not in ('tiny_unet', 'tiny_unet_cross', 'dynamic_unet'):
-        raise ValueError(f'unknown arch {arch!r}; choose tiny_unet, tiny_unet_cross or dynamic_unet')
+    if arch not in ARCHS: raise ValueError(f'unknown arch {arch!r}; choose one of {", ".join(ARCHS)}')
+    if arch == 'sr_resnet':
+        if encoder is not None: raise ValueError('sr_resnet has no classifier encoder to pretrain: train it from scratch '
+                                                 '(--no-pretrained keeps the classifier for the perceptual loss)')
+        if preset not in SR_RESNET_PRESETS: raise ValueError(f'unknown sr_resnet preset {preset!r}; choose one of {", ".join(SR_RESNET_PRESETS)}')
+        cfg = dict(arch=arch, **SR_RESNET_PRESETS[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.), scale=2,
+                   task='superres', input='lr')
+        cfg.update({k: v for k, v in overrides.items() if v is not None})
+        return cfg
     if encoder is None:
         if preset not in UNET_PRESETS: raise ValueError(f'unknown UNet preset {preset!r}; choose one of {", ".join(UNET_PRESETS)}')
         encoder = classifier_config(None, **UNET_PRESETS[preset], drop=0., preact=False, n_out=1)
@@ -241,4 +272,8 @@ def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides)
 
 def restorer_from_config(cfg):
     "Rebuild a restoration model from its saved config (weights are loaded separately)."
+    if cfg['arch'] == 'sr_resnet':
+        model = Restorer(SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks']), cfg['mean'], cfg['std'], cfg['input_range'])
+        model.config = cfg
+        return model
     return restorer_from_classifier(classifier_from_config(cfg['encoder']), cfg)

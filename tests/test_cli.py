@@ -46,8 +46,9 @@ def test_train_then_predict_end_to_end(tiny_root, tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'accuracy' in r.stdout and (out/'model.pth').is_file() and (out/'export.pkl').is_file()
     img = tiny_root/'val'/'images'/'val_0.JPEG'
+    assert run('classify', 'predict', img, '--model', out/'export.pkl').returncode == 2  # a pickle needs --trust-pickle
     for model in (out, out/'model.pth', out/'export.pkl'):
-        p = run('classify', 'predict', img, '--model', model, '--json')
+        p = run('classify', 'predict', img, '--model', model, '--json', '--trust-pickle')
         assert p.returncode == 0, p.stderr
         rows = json.loads(p.stdout)[str(img)]
         assert len(rows) == 5 and rows[0]['name'].startswith('thing')

@@ -133,4 +133,4 @@ def test_cli_fid_and_evaluate_columns(clf, tmp_path):
     assert set(dist) == {'nearest', 'bicubic'} and 'KID x1000' in r.stdout and f"{dist['bicubic']['fid']:>9.3f}" in r.stdout
     save_model(restorer().eval(), tmp_path/'sr.pth')
     r = run('fid', tmp_path/'a', tmp_path/'b', '--classifier', tmp_path/'sr.pth')
-    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'not a superres classifier' in r.stderr
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'is a restoration model, not a classifier' in r.stderr

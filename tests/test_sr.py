@@ -200,3 +200,24 @@ def test_cli_train_upscale_evaluate(tiny_root, tmp_path):
     assert set(json.loads((tmp_path/'e.json').read_text())['mean']) == {'bicubic_psnr', 'bicubic_ssim', 'model_psnr', 'model_ssim'}
     r = run('upscale', imgs, '-o', tmp_path/'up2', '--model', tmp_path/'missing')
     assert r.returncode == 2 and 'does not exist' in r.stderr
+
+def test_sr_resnet_works_in_low_resolution_and_starts_as_bicubic(tiny_root, tmp_path):
+    import torch.nn.functional as F
+    from superres.models import takes_lr
+    model = restorer('sr_resnet', scale=3).eval()
+    x = torch.rand(2, 3, 10, 14)
+    assert torch.allclose(model(x), F.interpolate(x, scale_factor=3, mode='bicubic'), atol=1e-5)
+    assert takes_lr(model) and not takes_lr(restorer())
+    dls = sr_dls(tiny_root, scale=2, size=48, classes=3, bs=4, erase=False, num_workers=0)
+    learn = train_superres(tmp_path/'run', data=tiny_root, arch='sr_resnet', loss='l1', classes=3, epochs=1, bs=4,
+                           size=48, erase=False, precision='fp32')
+    xb, yb = learn.dls.one_batch()
+    assert xb.shape[-2:] == (24, 24) and yb.shape[-2:] == (48, 48)
+    loaded = load_restorer(tmp_path/'run')
+    assert loaded.config['arch'] == 'sr_resnet' and torch.equal(loaded.net.up[0].weight, learn.model.net.up[0].weight)
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 90, 3), dtype=np.uint8))
+    out, _ = upscale_image(loaded, img, tile=64, overlap=16)
+    whole, _ = upscale_image(loaded, img, tile=1024)
+    assert out.size == (180, 140) and np.abs(np.asarray(out, dtype=int) - np.asarray(whole, dtype=int)).max() <= 3
+    with pytest.raises(ValueError, match='no classifier encoder'): restorer('sr_resnet', classifier_model=classifier('cpu_small'))
+    assert dls.train.one_batch()[0].shape[-1] == 48  # the pre-upsampled pipeline is unchanged for the UNets
