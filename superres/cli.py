@@ -105,7 +105,7 @@ def cmd_evaluate(a):
     for n in names:
         extra = f"{dist[n]['fid']:>9.3f}{dist[n]['kid']*1e3:>11.3f}" if dist else ''
         print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}{extra}")
-    if dist: print(f"FID/KID: features of {a.classifier} on {dist[names[0]]['n']} 64x64 patches, against the targets")
+    if dist: print(f"FID/KID: features of {a.classifier} on {dist[names[0]]['n_a']} 64x64 patches, against the targets")
     if a.json: atomic_write_text(a.json, json.dumps(report, indent=1))
 
 def cmd_fid(a):

@@ -243,12 +243,7 @@ def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('b
 
 def _set_distances(classifier, kept, names):
     "FID/KID of each method's outputs against the targets, on 64x64 patches at native resolution."
-    from .metrics import ClassifierFeatures, frechet_distance, kernel_distance
+    from .metrics import ClassifierFeatures, distances
     feats = ClassifierFeatures(classifier, patches=True)
     targ = feats(kept['target'])
-    out = {}
-    for name in names:
-        f = feats(kept[name])
-        kid, kid_std = kernel_distance(f, targ)
-        out[name] = dict(fid=frechet_distance(f, targ), kid=kid, kid_std=kid_std, n=len(f))
-    return out
+    return {name: distances(feats(kept[name]), targ) for name in names}

@@ -7,7 +7,7 @@ from torch import nn
 import torch.nn.functional as F
 
 __all__ = ['psnr', 'ssim', 'rgb_to_y', 'psnr_y', 'ssim_y', 'image_tensors', 'ClassifierFeatures', 'frechet_distance',
-           'kernel_distance', 'feature_distances']
+           'kernel_distance', 'distances', 'feature_distances']
 
 def _images(x): return x.as_subclass(torch.Tensor).float().clamp(0, 1)
 
@@ -164,9 +164,12 @@ def kernel_distance(f1, f2, n_subsets=100, subset_size=1000, seed=0):
         vals.append((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m-1)) - 2 * kxy.mean())
     return float(np.mean(vals)), float(np.std(vals))
 
+def distances(fa, fb, n_subsets=100, subset_size=1000):
+    "FID and KID of two feature sets, with the counts a reader needs to judge them."
+    kid, kid_std = kernel_distance(fa, fb, n_subsets, subset_size)
+    return dict(fid=frechet_distance(fa, fb), kid=kid, kid_std=kid_std, n_a=len(fa), n_b=len(fb), dim=fa.shape[1])
+
 def feature_distances(a, b, model, n_subsets=100, subset_size=1000, **kwargs):
     "FID and KID between two image sets (files, folders, PIL images or [0,1] tensors) with a superres classifier's features."
     feats = ClassifierFeatures(model, **kwargs)
-    fa, fb = feats(a), feats(b)
-    kid, kid_std = kernel_distance(fa, fb, n_subsets, subset_size)
-    return dict(fid=frechet_distance(fa, fb), kid=kid, kid_std=kid_std, n_a=len(fa), n_b=len(fb), dim=fa.shape[1])
+    return distances(feats(a), feats(b), n_subsets, subset_size)

@@ -89,9 +89,11 @@ def test_guard_refuses_images_off_the_contract(clf, name, transform, match):
     assert np.isfinite(ClassifierFeatures(clf, check=False)(x)).all()  # without the guard it silently computes
 
 def test_guard_accepts_real_images_and_small_overshoot(clf):
-    x = images(8)
-    ClassifierFeatures(clf)(x.clamp(0.02, 0.98) * 1.03)  # slight overshoot (e.g. a model's raw output) is clamped
-    ClassifierFeatures(clf)((x * 255).byte())  # 8-bit tensors are scaled
+    x, feats = images(8), ClassifierFeatures(clf)
+    over = x.clamp(0.02, 0.98) * 1.03  # slight overshoot (e.g. a model's raw output) is clamped, not refused
+    np.testing.assert_allclose(feats(over), feats(over.clamp(0, 1)), rtol=1e-5, atol=1e-6)
+    x8 = (x * 255).round().byte()  # 8-bit tensors are scaled
+    np.testing.assert_allclose(feats(x8), feats(x8.float() / 255), rtol=1e-5, atol=1e-6)
 
 def test_contract_survives_save_load_and_reaches_unets(clf, tmp_path):
     save_model(clf, tmp_path/'c.pth')
