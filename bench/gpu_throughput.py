@@ -10,7 +10,7 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import TensorCategory
 from fastai.vision.core import TensorImage
 
-from superres.learner import classifier_learner, superres_learner
+from superres.learner import classifier_learner, restoration_learner
 from superres.models import PRESETS
 
 class Synthetic:
@@ -53,6 +53,6 @@ if __name__ == '__main__':
         print(json.dumps(dict(device=name, recipe=f'classify {preset}', bs=a.bs, imgs_per_s=round(a.bs / s), s_per_epoch=round(100_000 * s / a.bs, 1))), flush=True)
     for arch in ('tiny_unet', 'tiny_unet_cross'):
         for preset in ('reference', 'cpu'):
-            learn = superres_learner(FakeDls(a.bs // 4, dev, 'image'), arch=arch, preset=preset)
+            learn = restoration_learner(FakeDls(a.bs // 4, dev, 'image'), arch=arch, preset=preset)
             s = timed_fit(learn, a.steps)
             print(json.dumps(dict(device=name, recipe=f'superres {arch} {preset}', bs=a.bs // 4, imgs_per_s=round(a.bs / 4 / s), s_per_epoch=round(100_000 * s / (a.bs / 4), 1))), flush=True)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from superres.data import find_tiny_imagenet
 from superres.inference import evaluate_sr, load_restorer, upscale_image
-from superres.learner import train_superres
+from superres.learner import train_restorer
 
 BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3, per_class=100)
 
@@ -36,7 +36,7 @@ def run_model(name, kw, a, root, val_dir, budget):
     uses_clf = kw['loss'] == 'perceptual' or kw.get('pretrained')
     start = time.perf_counter()
     settings = dict(dict(classes=a.classes, per_class=a.per_class, bs=a.bs, lr=a.lr), **kw)
-    train_superres(out, data=root, classifier_path=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
+    train_restorer(out, data=root, classifier_path=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
                    seed=0, **settings)
     wall = time.perf_counter() - start
     rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))['images']

@@ -17,6 +17,13 @@ def _positive(kind):
         return v
     return parse
 
+def _task_spec(spec):
+    "A restoration task spec, checked while parsing so a typo is a usage error."
+    from .degradations import parse_degradation
+    try: parse_degradation(spec)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return spec
+
 def _add_trust(p):
     p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
                    'code, so only for files you made yourself (default: weights-only model.pth files)')
@@ -67,8 +74,8 @@ def cmd_classify_predict(a):
             for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
 
 def cmd_train(a):
-    from .learner import train_superres
-    train_superres(a.out, data=a.data, arch=a.arch, loss=a.loss, classifier_path=a.classifier, trust_pickle=a.trust_pickle, scale=a.scale,
+    from .learner import train_restorer
+    train_restorer(a.out, data=a.data, task=a.task, arch=a.arch, loss=a.loss, classifier_path=a.classifier, trust_pickle=a.trust_pickle, scale=a.scale,
                    classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class, epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr,
                    size=a.size, preset=a.preset, freeze_epochs=a.freeze_epochs, down=a.down, up=a.up,
                    erase=not a.no_erase, pretrained=not a.no_pretrained, feature_layers=a.feature_layers,
@@ -76,10 +83,8 @@ def cmd_train(a):
     print(json.dumps(json.loads((Path(a.out)/'metrics.json').read_text())))
     print(f'wrote {a.out}/model.pth, export.pkl, history.csv, history.png, results.png')
 
-def cmd_upscale(a):
-    from .inference import load_restorer, upscale_files
-    model = load_restorer(a.model, a.trust_pickle)
-    rows = upscale_files(model, a.inputs, a.output, scale=a.scale, tile=a.tile, overlap=a.overlap, overwrite=a.overwrite)
+def _report(rows):
+    "Print one line per image; exit status 1 with a count when some failed."
     for src, dest, notes in rows:
         if dest is None: print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
         else: print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
@@ -88,25 +93,72 @@ def cmd_upscale(a):
         print(f'superres: {len(failed)} of {len(rows)} images failed (listed above); the others were written', file=sys.stderr)
         return 1
 
+def _task_model(a, task):
+    "The model of `--model` (default: the shipped x2 superres model), checked against the task the user asked for."
+    from .degradations import parse_degradation
+    from .inference import load_restorer, model_degradation
+    if a.model is None and task is not None and parse_degradation(task).name != 'superres':
+        raise ValueError(f'superres ships a superres (x2) model only: train one with `superres train --task {task} --out RUN` '
+                         'and pass --model RUN')
+    model = load_restorer(a.model, a.trust_pickle)
+    trained = model_degradation(model)
+    if task is not None and parse_degradation(task).name != trained.name:
+        raise ValueError(f'{a.model} was trained for the {trained.name} task, not {task}: pass a model trained with --task {task}')
+    return model
+
+def cmd_upscale(a):
+    from .inference import restore_files
+    model = _task_model(a, 'superres')
+    return _report(restore_files(model, a.inputs, a.output, scale=a.scale, tile=a.tile, overlap=a.overlap, overwrite=a.overwrite))
+
+def cmd_restore(a):
+    from .inference import restore_files
+    model = _task_model(a, a.task)
+    inputs = {k: v for k, v in dict(side=a.side, amount=a.amount).items() if v is not None}
+    return _report(restore_files(model, a.inputs, a.output, mask=a.mask, tile=a.tile, overlap=a.overlap,
+                                 overwrite=a.overwrite, **inputs))
+
+def cmd_degrade(a):
+    from .inference import degrade_files
+    masks = a.masks or f'{Path(a.output)}-masks'
+    rows = degrade_files(a.task, a.inputs, a.output, seed=a.seed, overwrite=a.overwrite, mask_dir=masks)
+    if Path(masks).is_dir(): print(f'masks of the removed pixels: {masks}/')
+    return _report(rows)
+
 def cmd_evaluate(a):
     from .data import find_tiny_imagenet, is_tiny_imagenet
     from .files import atomic_write_text
-    from .inference import evaluate_sr, load_classifier, load_restorer
-    model = load_restorer(a.model, a.trust_pickle) if a.model else None
+    from .degradations import parse_degradation
+    from .inference import evaluate_sr, evaluate_task, load_classifier, model_degradation
+    model = _task_model(a, a.task) if a.model else None
+    task = a.task or (model_degradation(model).spec if model is not None else 'superres')
     clf = load_classifier(a.classifier, a.trust_pickle) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
-    report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
+    if parse_degradation(task).scale > 1:
+        report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
+        what = f'x{a.scale}'
+    else:
+        report = evaluate_task(hr, task, model, limit=a.limit, seed=a.seed, classifier=clf, tile=a.tile)
+        what = f"{report['task']}, seed {a.seed}; PSNR/SSIM on RGB"
+    _print_report(report, what, a)
+    if a.json: atomic_write_text(a.json, json.dumps(report, indent=1))
+
+def _print_report(report, what, a):
+    "The evaluation table: a row per method, FID/KID and colourfulness columns when measured."
     names, mean, dist = report['methods'], report['mean'], report.get('distances')
+    colour = 'target_colorfulness' in mean
     if a.per_image:
         for r in report['images']: print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
-    extra = f'{"FID":>9}{"KID x1000":>11}' if dist else ''
-    print(f'{"method":<10}{"PSNR-Y (dB)":>12}{"SSIM-Y":>9}{extra}   ({len(report["images"])} images from {hr}, x{a.scale})')
+    y = '-Y' if 'scale' in report else ''
+    extra = (f'{"FID":>9}{"KID x1000":>11}' if dist else '') + (f'{"colourful":>11}' if colour else '')
+    src = report.get('hr_dir', report.get('images_dir'))
+    print(f'{"method":<10}{"PSNR" + y + " (dB)":>12}{"SSIM" + y:>9}{extra}   ({len(report["images"])} images from {src}, {what})')
     for n in names:
-        extra = f"{dist[n]['fid']:>9.3f}{dist[n]['kid']*1e3:>11.3f}" if dist else ''
+        extra = (f"{dist[n]['fid']:>9.3f}{dist[n]['kid']*1e3:>11.3f}" if dist else '') + (f"{mean[f'{n}_colorfulness']:>11.2f}" if colour else '')
         print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}{extra}")
+    if colour: print(f"target colourfulness {mean['target_colorfulness']:.2f} (Hasler & Suesstrunk; 0 is gray)")
     if dist: print(f"FID/KID: features of {a.classifier} on {dist[names[0]]['n_a']} 64x64 patches, against the targets")
-    if a.json: atomic_write_text(a.json, json.dumps(report, indent=1))
 
 def cmd_fid(a):
     from .files import atomic_write_text
@@ -121,8 +173,10 @@ def cmd_fid(a):
     if a.json: atomic_write_text(a.json, json.dumps(dict(res, a=a.a, b=a.b, classifier=a.classifier), indent=1))
 
 def parser():
-    from .data import FILTERS
+    from .degradations import FILTERS, TASKS
     from .models import ARCHS, PRESETS
+    task_help = (f'restoration task: {", ".join(TASKS)}; several joined by + (e.g. real+superres), parameters as '
+                 'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see the README')
     p = Parser(prog='superres', description='Train and use image models on Tiny ImageNet with fastai.')
     sub = p.add_subparsers(dest='command', required=True)
 
@@ -167,8 +221,9 @@ def parser():
     pr.add_argument('--json', action='store_true', help='print JSON instead of a table')
     _add_trust(pr)
     pr.set_defaults(func=cmd_classify_predict)
-    tr = sub.add_parser('train', help='train a super-resolution model')
+    tr = sub.add_parser('train', help='train a super-resolution (or other restoration) model')
     _add_data_args(tr)
+    tr.add_argument('--task', type=_task_spec, default='superres', help=task_help + ' (default superres)')
     _add_skip_bad(tr)
     tr.add_argument('--out', required=True, help='run folder: model.pth, export.pkl, history.csv/png, results.png, metrics.json')
     tr.add_argument('--arch', choices=list(ARCHS), default='tiny_unet',
@@ -182,15 +237,15 @@ def parser():
     tr.add_argument('--preset', choices=['cpu', 'reference'], default='cpu', help='model size when not built from a '
                     'classifier (sr_resnet: cpu 8 blocks of 64, reference 16 blocks of 64 as EDSR-baseline)')
     tr.add_argument('--val-per-class', type=_positive(int), help='Tiny ImageNet: validate on the first N val images of each class (default all 50)')
-    tr.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='upscaling factor (default 2)')
+    tr.add_argument('--scale', type=int, choices=[2, 3, 4], help='superres task: upscaling factor (default 2)')
     tr.add_argument('--epochs', type=_positive(int), default=5, help='epochs after the frozen ones (default 5)')
     tr.add_argument('--freeze-epochs', type=int, default=1, help='epochs with the pretrained encoder frozen (default 1)')
     tr.add_argument('--budget', type=_positive(float), help='seconds of training: the schedule follows the clock, instead of --epochs')
     tr.add_argument('--bs', type=_positive(int), default=64, help='batch size (default 64)')
     tr.add_argument('--lr', type=_positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
     tr.add_argument('--size', type=_positive(int), default=64, help='training crop size (default 64)')
-    tr.add_argument('--down', choices=list(FILTERS), default='bicubic', help='downscale filter of the degradation')
-    tr.add_argument('--up', choices=list(FILTERS), default='bicubic', help='upsample filter of the degradation (reference: nearest)')
+    tr.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
+    tr.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic; reference: nearest)')
     tr.add_argument('--no-erase', action='store_true', help='no random erasing on the training inputs')
     tr.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='as for classify train')
     tr.add_argument('--seed', type=int, help='random seed for a repeatable run')
@@ -212,8 +267,35 @@ def parser():
     _add_trust(up)
     up.set_defaults(func=cmd_upscale)
 
-    ev = sub.add_parser('evaluate', help='PSNR/SSIM on the Y channel by the standard SR protocol')
-    ev.add_argument('--hr-dir', required=True, help='folder of high-resolution images (or a Tiny ImageNet zip/folder: its val images)')
+    rs = sub.add_parser('restore', help='restore images by a trained model\'s task (jpeg, colorize, inpaint, ...)')
+    rs.add_argument('inputs', nargs='+', help='image files or folders')
+    rs.add_argument('-o', '--output', default='restored', help='output folder (default ./restored; names kept, inputs never overwritten)')
+    rs.add_argument('--task', type=_task_spec, help='the task expected of --model (checked; default: whatever the model was trained for)')
+    rs.add_argument('--model', help='run folder of `superres train --task ...`, or its model.pth (default: the shipped x2 superres model)')
+    rs.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG masks '
+                    '(as `superres degrade` writes); without it the holes must already be filled gray')
+    rs.add_argument('--side', choices=['left', 'right', 'top', 'bottom'], help='outpaint: the side to extend (default right)')
+    rs.add_argument('--amount', type=_positive(float), help='outpaint: how much to extend, as a fraction of the size (default 0.25)')
+    rs.add_argument('--tile', type=_positive(int), default=256, help='tile size in pixels, bounds memory (default 256)')
+    rs.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
+    rs.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    _add_trust(rs)
+    rs.set_defaults(func=cmd_restore)
+
+    dg = sub.add_parser('degrade', help='degrade images as a task trains on them: inputs to try a model on')
+    dg.add_argument('inputs', nargs='+', help='image files or folders')
+    dg.add_argument('--task', type=_task_spec, required=True, help=task_help)
+    dg.add_argument('-o', '--output', default='degraded', help='output folder (default ./degraded)')
+    dg.add_argument('--masks', help='folder for the masks of removed pixels, inpaint/outpaint (default: OUTPUT-masks)')
+    dg.add_argument('--seed', type=int, default=0, help='image i is degraded with seed + i (default 0)')
+    dg.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    dg.set_defaults(func=cmd_degrade)
+
+    ev = sub.add_parser('evaluate', help='PSNR/SSIM (Y channel, standard SR protocol) of a model against classic baselines')
+    ev.add_argument('--hr-dir', required=True, help='folder of clean images (or a Tiny ImageNet zip/folder: its val images)')
+    ev.add_argument('--task', type=_task_spec, help='the task to evaluate (default: the model\'s own, else superres); other tasks degrade '
+                    'each image repeatably and score RGB PSNR/SSIM against the input and the task\'s classic method')
+    ev.add_argument('--seed', type=int, default=0, help='other tasks: image i is degraded with seed + i (default 0)')
     ev.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='scale (default 2)')
     ev.add_argument('--model', help='run folder or model.pth (`default`: the shipped x2 model); without it only the baseline rows')
     ev.add_argument('--tile', type=_positive(int), default=256, help='tile size for large images (default 256)')

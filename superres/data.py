@@ -15,12 +15,13 @@ from fastai.vision.data import ImageBlock
 from PIL import Image
 from torchvision.transforms import TrivialAugmentWide
 
+from .degradations import Downscale, parse_degradation
 from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
            'TinyImageNet', 'load_rgb', 'find_bad_images', 'PILImageRGB', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
            'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png',
-           'PILImageLR', 'TensorImageLR', 'FILTERS', 'degrade_sr', 'Degrade', 'is_tiny_imagenet', 'sr_dls']
+           'PILImageLR', 'TensorImageLR', 'Degrade', 'is_tiny_imagenet', 'paired_dls', 'sr_dls']
 
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
 DIR_NAME = 'tiny-imagenet-200'
@@ -344,27 +345,11 @@ class TensorImageLR(TensorImage):
 
 PILImageLR._tensor_cls = TensorImageLR
 
-FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
-           'lanczos': Image.LANCZOS}
-
-def _filter(name):
-    if name not in FILTERS: raise ValueError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
-    return FILTERS[name]
-
-def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
-    "Downscale by `scale` (PIL filters antialias) then upsample back (`up=None`: keep it small, for LR-space models)."
-    w, h = img.size
-    small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
-    return small if up is None else small.resize((w, h), _filter(up))
-
 class Degrade(Transform):
     "Degrade the input of a paired item (after crop and flip, so both stay aligned); the target is untouched."
     order = 4
-    def __init__(self, scale=2, down='bicubic', up='bicubic'):
-        _filter(down)
-        if up is not None: _filter(up)
-        store_attr()
-    def encodes(self, x: PILImageLR): return PILImageLR(degrade_sr(x, self.scale, self.down, self.up))
+    def __init__(self, degradation='superres'): self.degradation = parse_degradation(degradation)
+    def encodes(self, x: PILImageLR): return PILImageLR(self.degradation(x))
 
 def is_tiny_imagenet(path):
     "Whether `path` is a Tiny ImageNet zip or folder rather than a plain folder of images."
@@ -372,9 +357,9 @@ def is_tiny_imagenet(path):
     path = Path(path)
     return path.is_file() or (_root_in(path)/'wnids.txt').exists()
 
-def sr_dls(data=None, scale=2, size=64, classes=None, per_class=None, val_per_class=None, bs=64, down='bicubic',
-           up='bicubic', erase=True, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, **kwargs):
-    "Paired DataLoaders (degraded input, clean target) from Tiny ImageNet or random crops of any image folder."
+def paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None, bs=64,
+               erase=True, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, **kwargs):
+    "Paired DataLoaders (input degraded by `degradation`, None for none; clean target) from Tiny ImageNet or any image folder."
     from fastcore.basics import noop
     from fastai.data.transforms import RandomSplitter
     from .files import list_images
@@ -391,12 +376,17 @@ def sr_dls(data=None, scale=2, size=64, classes=None, per_class=None, val_per_cl
         splitter, pad = RandomSplitter(valid_pct, seed=seed), 0
     stats = image_stats([files[i] for i in splitter(files)[0]])
     tfms = ([CropPad(size + 2*pad)] if pad else []) + [RandomCrop(size)] + ([FlipItem(0.5)] if augment else [])
-    if scale > 1: tfms.append(Degrade(scale, down, up))
+    if degradation is not None: tfms.append(Degrade(degradation))
     batch = [RandomErase(mean=stats[0], std=stats[1], types=TensorImageLR)] if erase else []
     dblock = DataBlock(blocks=(ImageBlock(PILImageLR), ImageBlock), get_items=lambda _: files, get_x=noop, get_y=noop,
                        splitter=splitter, item_tfms=tfms, batch_tfms=batch)
     if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
     dls = dblock.dataloaders(data, bs=bs, num_workers=num_workers, **kwargs)
-    dls.stats, dls.scale = stats, scale
+    dls.stats, dls.degradation = stats, tfms[-1].degradation if degradation is not None else None
+    dls.scale = dls.degradation.scale if degradation is not None else 1
     return dls
+
+def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):
+    "Paired DataLoaders for super-resolution by `scale` (1: input = target, for checks)."
+    return paired_dls(data, Downscale(scale, down, up) if scale > 1 else None, **kwargs)
 

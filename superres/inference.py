@@ -7,11 +7,14 @@ import torch
 from PIL import Image, ImageOps
 
 from .data import image_to_tensor
+from .degradations import FILTERS, parse_degradation
 from .learner import load_model
 from .models import takes_lr
 
 __all__ = ['resolve_model', 'load_any', 'load_classifier', 'prepare_image', 'predict_topk', 'bundled_model_file', 'load_restorer', 'refine',
-           'upscale_image', 'save_like', 'upscale_files', 'evaluate_sr']
+           'upscale_image', 'model_degradation',
+           'restore_image', 'save_like', 'map_images', 'restore_files', 'degrade_files',
+           'evaluate_sr', 'evaluate_task']
 
 MODEL_FILES = ('model.pth', 'export.pkl')  # weights first: a folder's pickle is used only if nothing else is there
 
@@ -98,12 +101,15 @@ def _starts(length, tile, step):
     s = list(range(0, length - tile, step))
     return s + [length - tile]
 
+def _check_tiling(tile, overlap):
+    if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
+
 @torch.inference_mode()
 def refine(model, img, tile=256, overlap=32, bs=4):
     "Run a restoration model over a [0,1] CHW tensor in overlapping input tiles blended with feathered edges."
     c, h, w = img.shape
     s = model.config['scale'] if takes_lr(model) else 1
-    if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
+    _check_tiling(tile, overlap)
     if h <= tile and w <= tile: return model(img[None])[0].float()
     out, weight = torch.zeros(c, h*s, w*s), torch.zeros(1, h*s, w*s)
     boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
@@ -138,18 +144,23 @@ def pil_bicubic(x, size):
     "PIL's bicubic resize (antialiased when shrinking) of a float CHW tensor, channel by channel without rounding."
     return torch.stack([torch.from_numpy(np.array(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC))) for c in x])
 
-def upscale_image(model, img, scale=None, tile=256, overlap=32):
-    "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
-    img = ImageOps.exif_transpose(img)
-    mscale = model.config.get('scale', 2)
-    scale = scale or mscale
-    notes = []
+def _split_alpha(img):
+    "The colour part of an upright PIL image in a mode the models take (RGB, L or 16-bit), and its alpha or None."
     alpha = None
     if img.mode == 'P': img = img.convert('RGBA' if 'transparency' in img.info else 'RGB')
     if img.mode in ('RGBA', 'LA', 'PA'): alpha, img = img.getchannel('A'), img.convert('RGB' if img.mode == 'RGBA' else 'L')
     if img.mode in ('CMYK', 'YCbCr', 'HSV', 'LAB', '1'): img = img.convert('RGB' if img.mode != '1' else 'L')
     if img.mode == 'F': img = Image.fromarray((np.clip(np.asarray(img), 0, 1) * 65535).astype(np.uint16))
-    mode = 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
+    return img, alpha
+
+def _out_mode(img): return 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
+
+def upscale_image(model, img, scale=None, tile=256, overlap=32):
+    "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
+    img, alpha = _split_alpha(ImageOps.exif_transpose(img))
+    mscale = model.config.get('scale', 2)
+    scale = scale or mscale
+    notes = []
     x, peak = image_to_tensor(img)
     target = (round(img.width * scale), round(img.height * scale))
     passes = 1
@@ -158,11 +169,34 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32):
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
     for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap)
     if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
-    out = _from_tensor(x, mode, peak)
-    if alpha is not None:
-        out = out.convert('RGBA' if out.mode == 'RGB' else 'LA')
-        out.putalpha(alpha.resize(target, Image.BICUBIC))
-    return out, notes
+    return _with_alpha(_from_tensor(x, _out_mode(img), peak), alpha and alpha.resize(target, Image.BICUBIC)), notes
+
+def _with_alpha(out, alpha):
+    if alpha is None: return out
+    out = out.convert('RGBA' if out.mode == 'RGB' else 'LA')
+    out.putalpha(alpha)
+    return out
+
+def model_degradation(model):
+    "The degradation a restoration model was trained to undo: its saved task."
+    return parse_degradation(getattr(model, 'config', {}).get('task', 'superres'))
+
+def restore_image(model, img, scale=None, tile=256, overlap=32, **inputs):
+    "Restore a PIL image by the model's task: upscale, or make it that task's input (`mask`, `side`, `amount`) and run."
+    if model.config.get('scale', 1) > 1:
+        if inputs: raise ValueError(f'{", ".join(inputs)}: not used by a superres model')
+        return upscale_image(model, img, scale, tile, overlap)
+    deg = model_degradation(model)
+    if scale not in (None, 1): raise ValueError(f'this model restores {deg.name} at the same size: --scale is for superres models')
+    img, alpha = _split_alpha(ImageOps.exif_transpose(img))
+    mode = 'RGB' if deg.name == 'colorize' else _out_mode(img)
+    x, peak = image_to_tensor(img)
+    rgb = Image.fromarray((x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
+    prepared = deg.prepare(rgb, **inputs)
+    out = refine(model, image_to_tensor(prepared)[0], tile, overlap)
+    if alpha is not None and prepared.size != img.size: alpha = deg.prepare(alpha.convert('RGB'), fill=(255,)*3, **inputs).convert('L')
+    notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
+    return _with_alpha(_from_tensor(out, mode, peak), alpha), notes
 
 def save_like(out, src_info, dest):
     "Save `out` atomically, carrying the source's ICC profile and EXIF (orientation already applied)."
@@ -180,12 +214,13 @@ def save_like(out, src_info, dest):
 def _read_error(e):
     "Why an image file could not be used, in words."
     if isinstance(e, Image.UnidentifiedImageError): return 'not an image PIL can read (empty, another file type, or a broken header)'
-    if isinstance(e, FileNotFoundError): return 'no such file'
+    if isinstance(e, FileNotFoundError): return 'no such file' if e.filename else str(e)
     if isinstance(e, PermissionError): return 'permission denied'
+    if isinstance(e, ValueError): return str(e)
     return f'unreadable image: {e}'
 
-def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, overwrite=False):
-    "Upscale images and folders into `out_dir` (same file names), never over an input; returns (source, dest, notes) rows."
+def map_images(fn, inputs, out_dir, overwrite=False, extra_dir=None):
+    "Write `fn(image, index, source)` -> (image, notes, extra) per input image into `out_dir`, never over an input; returns rows."
     from fastprogress.fastprogress import progress_bar
     from .files import list_images
     files = [f for p in map(Path, inputs) for f in (list_images(p) if p.is_dir() else [p])]
@@ -195,7 +230,7 @@ def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, over
     if clash: raise ValueError(f'{out_dir/clash[0].name} is an input: choose an output folder that is not an input folder')
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for f in progress_bar(files, display=len(files) > 1):
+    for i, f in enumerate(progress_bar(files, display=len(files) > 1)):
         dest = out_dir/f.name
         if dest.exists() and not overwrite:
             results.append((f, dest, ['exists: kept (pass --overwrite to replace)']))
@@ -205,17 +240,43 @@ def upscale_files(model, inputs, out_dir, scale=None, tile=256, overlap=32, over
                 note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
                 upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
                 info = dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None)
-                out, notes = upscale_image(model, upright, scale, tile, overlap)
-        except (OSError, Image.DecompressionBombError) as e:  # one bad file never stops a folder run
+                out, notes, extra = fn(upright, i, f)
+        except (OSError, Image.DecompressionBombError, ValueError) as e:  # one bad file never stops a folder run
             results.append((f, None, [_read_error(e)]))
             continue
         save_like(out, info, dest)
+        if extra is not None and extra_dir is not None:  # a mask, same stem, PNG
+            Path(extra_dir).mkdir(parents=True, exist_ok=True)
+            save_like(extra, {}, Path(extra_dir)/f'{f.stem}.png')
         results.append((f, dest, note + notes))
     return results
 
+def _mask_for(mask, src):
+    "The user's mask for `src`: one file for all images, or the same-named PNG in a folder of masks."
+    if mask is None: return None
+    m = Path(mask)/f'{Path(src).stem}.png' if Path(mask).is_dir() else Path(mask)
+    if not m.is_file(): raise FileNotFoundError(f'no mask {m} for {src}')
+    with Image.open(m) as im: return ImageOps.exif_transpose(im).convert('L')
+
+def restore_files(model, inputs, out_dir, overwrite=False, mask=None, **kwargs):
+    "Restore images and folders by the model's task (upscale, ...) into `out_dir`; `mask`: a mask file or folder of them."
+    _check_tiling(kwargs.get('tile', 256), kwargs.get('overlap', 32))
+    def restore(img, i, src):
+        out, notes = restore_image(model, img, **kwargs, **({'mask': _mask_for(mask, src)} if mask is not None else {}))
+        return out, notes, None
+    return map_images(restore, inputs, out_dir, overwrite)
+
+def degrade_files(task, inputs, out_dir, seed=0, overwrite=False, mask_dir=None):
+    "Degrade images as `task` trains on them (image i with `seed + i`): test inputs for a model; masks go to `mask_dir`."
+    import random
+    deg = parse_degradation(task)
+    def degrade(img, i, src):
+        out, m = deg.degrade(_split_alpha(img)[0].convert('RGB'), random.Random(seed + i))
+        return out, [], m
+    return map_images(degrade, inputs, out_dir, overwrite, extra_dir=mask_dir)
+
 def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('bicubic',), classifier=None):
     "The standard SR protocol (bicubic LR, Y-channel PSNR/SSIM, `scale` pixels shaved); with a `classifier`, patch FID/KID too."
-    from .data import FILTERS
     from .files import list_images
     from .metrics import psnr_y, ssim_y
     files = list_images(hr_dir)[:limit]
@@ -238,6 +299,39 @@ def evaluate_sr(hr_dir, scale=2, model=None, tile=256, limit=None, baselines=('b
             for name, t in dict(outs, target=target).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
     report = dict(scale=scale, hr_dir=str(hr_dir), methods=names, mean=mean, images=rows)
+    if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
+    return report
+
+def evaluate_task(images, task, model=None, limit=None, seed=0, classifier=None, tile=256):
+    "Degrade each image repeatably (image i with `seed + i`), restore it by the model and the classic baselines, score all."
+    import random
+    from .files import list_images
+    from .metrics import colorfulness, psnr, ssim
+    deg = parse_degradation(task)
+    if deg.scale > 1: raise ValueError(f'{deg.spec} upscales: evaluate it by the SR protocol (evaluate without --task)')
+    files = list_images(images)[:limit]
+    if not files: raise ValueError(f'no images in {images}')
+    classic = deg.baselines()
+    names = ['input'] + list(classic) + (['model'] if model is not None else [])
+    rows, kept = [], {n: [] for n in ['target'] + names}
+    as8bit = lambda t: t.clamp(0, 1).mul(255).round().div(255)  # scored as the files a user would save
+    for i, f in enumerate(files):
+        with Image.open(f) as im: target = ImageOps.exif_transpose(im).convert('RGB')
+        degraded, mask = deg.degrade(target, random.Random(seed + i))
+        outs = {'input': degraded, **{n: b(degraded, mask) for n, b in classic.items()}}
+        outs = {n: image_to_tensor(o)[0] for n, o in outs.items()}
+        if model is not None: outs['model'] = as8bit(refine(model, outs['input'], tile))
+        targ = image_to_tensor(target)[0]
+        row = dict(image=f.name)
+        for name, out in outs.items():
+            row[f'{name}_psnr'], row[f'{name}_ssim'] = float(psnr(out[None], targ[None])), float(ssim(out[None], targ[None]))
+            if deg.name == 'colorize': row[f'{name}_colorfulness'] = float(colorfulness(out[None])[0])
+        if deg.name == 'colorize': row['target_colorfulness'] = float(colorfulness(targ[None])[0])
+        rows.append(row)
+        if classifier is not None:
+            for name, t in dict(outs, target=targ).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
+    report = dict(task=deg.spec, images_dir=str(images), seed=seed, methods=names, mean=mean, images=rows)
     if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
     return report
 

@@ -19,6 +19,7 @@ from fastai.optimizer import Adam
 from fastai.torch_core import find_bs
 
 from .data import classification_dls, decoded_dls
+from .degradations import Chain, Downscale, parse_degradation
 from .files import atomic_path, atomic_write_text, save_figure
 from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
@@ -26,7 +27,8 @@ from .models import classifier, classifier_from_config, restorer, restorer_from_
 
 __all__ = ['BF16Autocast', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'ProgressiveResize', 'cpu_supports_bf16',
            'precision_callbacks', 'top5_accuracy', 'classifier_learner', 'save_model', 'load_model', 'plot_history',
-           'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'superres_learner', 'show_results_png', 'train_superres']
+           'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'restoration_learner', 'show_results_png', 'task_degradation',
+           'train_restorer']
 
 def cpu_supports_bf16():
     "Whether this CPU has native bf16 matmuls (AVX512-BF16 or AMX), where bf16 autocast measured 2x fp32."
@@ -269,13 +271,14 @@ def sr_loss(loss='mse', classifier_model=None, feature_layers=None, feature_weig
     return FeatureLoss(clf, layers, feature_weights or (0.1,) * len(layers), pixel='mse', gram_wgt=gram_weight)
 
 @delegates(Learner.__init__)
-def superres_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
+def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
                      feature_layers=None, feature_weights=None, gram_weight=0., precision='auto', channels_last=True,
                      cbs=None, **kwargs):
-    "A restoration Learner: UNet (encoder from `classifier_model` if `pretrained`), pixel or perceptual loss, PSNR/SSIM."
+    "A restoration Learner for the task of `dls`: UNet (encoder from `classifier_model` if `pretrained`), pixel or perceptual loss."
     encoder = classifier_model if pretrained else None
     if arch == 'dynamic_unet' and encoder is None: encoder = classifier(preset, n_out=1, mean=dls.stats[0], std=dls.stats[1])
-    model = restorer(arch, preset, classifier_model=encoder, scale=getattr(dls, 'scale', 2),
+    deg = getattr(dls, 'degradation', None)
+    model = restorer(arch, preset, classifier_model=encoder, scale=getattr(dls, 'scale', 2), task=deg.spec if deg else None,
                      **({} if encoder is not None else dict(mean=dls.stats[0], std=dls.stats[1])))
     model.config['pretrained_encoder'] = classifier_model is not None and pretrained
     cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
@@ -310,23 +313,36 @@ def _finish_run(learn, out, meter, history, **extra):
     atomic_write_text(out/'metrics.json', json.dumps(metrics, indent=1))
     return metrics
 
-def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path=None, trust_pickle=False, pretrained=True, scale=2,
-                   classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64, lr=3e-3, size=64,
-                   preset='cpu', freeze_epochs=1, down='bicubic', up='bicubic', erase=True, feature_layers=None,
+def task_degradation(task='superres', scale=None, down=None, up=None, lr_input=False):
+    "The training degradation of `task` (a spec); `scale`/`down`/`up` override its superres part; `lr_input` keeps LR small."
+    deg = parse_degradation(task)
+    parts = deg.parts if type(deg) is Chain else [deg]
+    given = {k: v for k, v in dict(scale=scale, down=down, up=up).items() if v is not None}
+    if not any(isinstance(d, Downscale) for d in parts):
+        if given: raise ValueError(f'--{", --".join(given)} set(s) the superres task, not {task!r}: drop it or add +superres')
+        if lr_input: raise ValueError(f'this arch upscales a low-resolution image: it needs a superres task, not {task!r}')
+        return deg
+    parts = [Downscale(**{**d.params, **given, **(dict(up=None) if lr_input else {})}) if isinstance(d, Downscale) else d
+             for d in parts]
+    return parts[0] if len(parts) == 1 else Chain(*parts)
+
+def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse', classifier_path=None, trust_pickle=False,
+                   pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64,
+                   lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=True, feature_layers=None,
                    precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False):
-    "The super-resolution recipe: paired data, UNet, loss; with a pretrained encoder, frozen for `freeze_epochs` first."
+    "The restoration recipe: paired data for `task`, UNet, loss; with a pretrained encoder, frozen for `freeze_epochs` first."
     from fastai.torch_core import set_seed
-    from .data import sr_dls
+    from .data import paired_dls
     from .inference import load_classifier
     if seed is not None: set_seed(seed)
     out = Path(out)
     ckpt = load_checkpoint(out, budget) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     clf = load_classifier(classifier_path, trust_pickle) if classifier_path else None
-    dls = sr_dls(data, scale=scale, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
-                 down=down, up=None if restorer_config(arch).get('input') == 'lr' else up, erase=erase,
-                 num_workers=num_workers, skip_bad=skip_bad)
-    learn = superres_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
+    deg = task_degradation(task, scale, down, up, lr_input=restorer_config(arch).get('input') == 'lr')
+    dls = paired_dls(data, deg, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
+                     erase=erase, num_workers=num_workers, skip_bad=skip_bad)
+    learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                              feature_layers=feature_layers, precision=precision, path=out)
     frozen = freeze_epochs if clf is not None and pretrained else 0
     done_before = frozen if ckpt and ckpt['phase'] == 1 else 0
@@ -340,5 +356,6 @@ def train_superres(out, data=None, arch='tiny_unet', loss='mse', classifier_path
     cbs = [history, checkpoint, meter] + ([TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else [])
     fit_phase(learn, 1000 if budget else epochs, lr, cbs, phase=1, ckpt=ckpt)
     show_results_png(learn, out/'results.png')
-    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, arch=arch, loss=loss, scale=scale)
+    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, arch=arch, loss=loss, task=deg.spec,
+                scale=deg.scale)
     return learn

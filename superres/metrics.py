@@ -6,7 +6,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ['psnr', 'ssim', 'rgb_to_y', 'psnr_y', 'ssim_y', 'image_tensors', 'ClassifierFeatures', 'frechet_distance',
+__all__ = ['psnr', 'ssim', 'colorfulness', 'rgb_to_y', 'psnr_y', 'ssim_y', 'image_tensors', 'ClassifierFeatures', 'frechet_distance',
            'kernel_distance', 'distances', 'feature_distances']
 
 def _images(x): return x.as_subclass(torch.Tensor).float().clamp(0, 1)
@@ -35,6 +35,14 @@ def _ssim(x, y, data_range, size=11, sigma=1.5):
 def ssim(pred, targ):
     "Mean SSIM over a batch of [0,1] images."
     return _ssim(_images(pred), _images(targ), 1.).mean()
+
+def colorfulness(x):
+    "Hasler & Suesstrunk's colourfulness per image (0 for gray; ~33 'moderately', ~59 'quite' colourful on 0-255 RGB)."
+    x = _images(x) * 255
+    rg, yb = x[:, 0] - x[:, 1], 0.5 * (x[:, 0] + x[:, 1]) - x[:, 2]
+    std = (rg.flatten(1).std(1)**2 + yb.flatten(1).std(1)**2).sqrt()
+    mean = (rg.flatten(1).mean(1)**2 + yb.flatten(1).mean(1)**2).sqrt()
+    return std + 0.3 * mean
 
 def rgb_to_y(x):
     "ITU-R BT.601 luma in [16, 235] of [0,1] RGB images, as the SR benchmark protocol defines it."

@@ -86,10 +86,10 @@ def test_lecture_bug_is_refused_and_would_have_flattered(trained, val_halves):
 def test_short_sr_training_learns(tmp_path):
     import pandas as pd
     from superres.inference import evaluate_sr, load_restorer
-    from superres.learner import train_superres
+    from superres.learner import train_restorer
     from superres.data import find_tiny_imagenet
     data = real_data()
-    train_superres(tmp_path/'sr', data=data, loss='l1', classes=20, per_class=50, val_per_class=2, epochs=3, bs=32,
+    train_restorer(tmp_path/'sr', data=data, loss='l1', classes=20, per_class=50, val_per_class=2, epochs=3, bs=32,
                    lr=3e-3, size=48, erase=False, seed=0)
     hist = pd.read_csv(tmp_path/'sr'/'history.csv')
     assert hist.valid_loss.iloc[-1] < hist.valid_loss.iloc[0] and hist.psnr.iloc[-1] > hist.psnr.iloc[0]

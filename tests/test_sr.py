@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from PIL import Image
 
-from superres.data import Degrade, PILImageLR, TensorImageLR, degrade_sr, sr_dls
-from superres.inference import evaluate_sr, load_restorer, refine, upscale_files, upscale_image
-from superres.learner import save_model, superres_learner, train_superres, unet_splitter
+from superres.data import Degrade, PILImageLR, TensorImageLR, sr_dls
+from superres.degradations import Downscale, degrade_sr
+from superres.inference import evaluate_sr, load_restorer, refine, restore_files, upscale_image
+from superres.learner import save_model, restoration_learner, train_restorer, unet_splitter
 from superres.losses import FeatureLoss
 from superres.metrics import psnr, psnr_y, ssim
 from superres.models import Restorer, classifier, restorer, restorer_from_config
@@ -36,10 +37,10 @@ def test_degradation_and_erasing_hit_the_input_only(tiny_root):
 
 def test_degrade_filters():
     img = PILImageLR(Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)))
-    out = np.asarray(Degrade(2, 'bicubic', 'nearest')(img))
+    out = np.asarray(Degrade(Downscale(2, 'bicubic', 'nearest'))(img))
     assert out.shape == (16, 16, 3) and (out[::2, ::2] == out[1::2, 1::2]).all()  # nearest upsample: 2x2 blocks
-    assert not np.array_equal(np.asarray(Degrade(4)(img)), np.asarray(Degrade(2)(img)))
-    with pytest.raises(ValueError, match='filter'): Degrade(2, 'fancy')
+    assert not np.array_equal(np.asarray(Degrade('superres:scale=4')(img)), np.asarray(Degrade()(img)))
+    with pytest.raises(ValueError, match='filter'): Degrade('superres:down=fancy')
 
 def test_any_folder_of_images(tmp_path):
     rng = np.random.default_rng(0)
@@ -69,7 +70,7 @@ def test_encoder_from_classifier_and_freeze_splits():
 def test_learner_freeze_freezes_exactly_the_encoder(tiny_root):
     dls = sr_dls(tiny_root, classes=3, bs=4, num_workers=0)
     clf = classifier('cpu_small', n_out=3)
-    learn = superres_learner(dls, classifier_model=clf)
+    learn = restoration_learner(dls, classifier_model=clf)
     learn.freeze()
     bn = lambda m: isinstance(m, nn.modules.batchnorm._BatchNorm)
     enc_convs = [p for m in learn.model.encoder.modules() if not bn(m) for p in m.parameters(recurse=False)]
@@ -153,13 +154,13 @@ def test_exif_orientation_icc_and_never_overwrite(tmp_path):
     img.save(tmp_path/'in.jpg', exif=exif.tobytes(), icc_profile=icc)
     model = restorer().eval()
     out_dir = tmp_path/'out'
-    res = upscale_files(model, [tmp_path/'in.jpg'], out_dir)
+    res = restore_files(model, [tmp_path/'in.jpg'], out_dir)
     with Image.open(out_dir/'in.jpg') as o:
         assert o.size == (20, 40) and o.info.get('icc_profile') == icc and o.getexif().get(0x0112, 1) == 1
     before = (out_dir/'in.jpg').read_bytes()
-    res = upscale_files(model, [tmp_path/'in.jpg'], out_dir)
+    res = restore_files(model, [tmp_path/'in.jpg'], out_dir)
     assert 'exists' in res[0][2][0] and (out_dir/'in.jpg').read_bytes() == before
-    with pytest.raises(ValueError, match='is an input'): upscale_files(model, [tmp_path/'in.jpg'], tmp_path)
+    with pytest.raises(ValueError, match='is an input'): restore_files(model, [tmp_path/'in.jpg'], tmp_path)
 
 def test_other_scales_by_repeated_passes():
     out, notes = upscale_image(restorer().eval(), Image.new('RGB', (10, 8)), scale=3)
@@ -172,7 +173,7 @@ def test_perceptual_learner_exports_light_and_loads(tiny_root, tmp_path):
     from fastai.learner import load_learner
     dls = sr_dls(tiny_root, classes=3, bs=4, num_workers=0)
     clf = classifier('cpu_small', n_out=3)
-    learn = superres_learner(dls, loss='perceptual', classifier_model=clf, feature_layers=(3,), precision='fp32')
+    learn = restoration_learner(dls, loss='perceptual', classifier_model=clf, feature_layers=(3,), precision='fp32')
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
     export_learner(learn, tmp_path/'e.pkl')
     assert isinstance(learn.loss_func, FeatureLoss)
@@ -209,7 +210,7 @@ def test_sr_resnet_works_in_low_resolution_and_starts_as_bicubic(tiny_root, tmp_
     assert torch.allclose(model(x), F.interpolate(x, scale_factor=3, mode='bicubic'), atol=1e-5)
     assert takes_lr(model) and not takes_lr(restorer())
     dls = sr_dls(tiny_root, scale=2, size=48, classes=3, bs=4, erase=False, num_workers=0)
-    learn = train_superres(tmp_path/'run', data=tiny_root, arch='sr_resnet', loss='l1', classes=3, epochs=1, bs=4,
+    learn = train_restorer(tmp_path/'run', data=tiny_root, arch='sr_resnet', loss='l1', classes=3, epochs=1, bs=4,
                            size=48, erase=False, precision='fp32')
     xb, yb = learn.dls.one_batch()
     assert xb.shape[-2:] == (24, 24) and yb.shape[-2:] == (48, 48)

@@ -1,0 +1,281 @@
+"""Degradations: what turns a clean image into the input of a restoration task, random within ranges at training time.
+
+A task is named by a spec: `jpeg`, `jpeg:quality=5..30`, `denoise:kind=gaussian,sigma=10..40`, or several joined by
+`+` (applied left to right), e.g. `real+superres:scale=4`. `a..b` is a uniform range, `a|b` a random choice.
+"""
+import io, random
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+__all__ = ['FILTERS', 'degrade_sr', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
+           'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation', 'degradation_spec',
+           'diffusion_fill', 'GRAY']
+
+FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
+           'lanczos': Image.LANCZOS}
+GRAY = (127, 127, 127)  # what a hole is filled with: the model learns to recognise it, users' masks are filled alike
+
+def _filter(name):
+    if name not in FILTERS: raise ValueError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
+    return FILTERS[name]
+
+def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
+    "Downscale by `scale` (PIL filters antialias) then upsample back (`up=None`: keep it small, for LR-space models)."
+    w, h = img.size
+    small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
+    return small if up is None else small.resize((w, h), _filter(up))
+
+def _draw(rng, v):
+    "One value of a parameter: a (lo, hi) range is uniform, a list a random choice, anything else itself."
+    if isinstance(v, tuple): return rng.uniform(*v)
+    if isinstance(v, list): return rng.choice(v)
+    return v
+
+def _np_rng(rng): return np.random.default_rng(rng.getrandbits(64))
+
+class Degradation:
+    "A degradation of an RGB PIL image; `rng` (a `random.Random`, or the `random` module in DataLoaders) makes it repeatable."
+    name, scale = None, 1
+    def __init__(self, **params):
+        self.params = params
+        self.__dict__.update(params)
+    def degrade(self, img, rng=random):
+        "The degraded image and the mask of pixels it removed (None when it removes none)."
+        return self.apply(img, rng), None
+    def __call__(self, img, rng=random): return self.degrade(img, rng)[0]
+    def prepare(self, img, **kwargs):
+        "A real image as the model's input at inference: already degraded, so as it is (holes get filled by their tasks)."
+        return img
+    def baselines(self):
+        "Classic non-learned restorations of this degradation's output: name -> f(degraded image, mask)."
+        return {}
+    @property
+    def spec(self):
+        fmt = lambda v: '..'.join(map(_num, v)) if isinstance(v, tuple) else '|'.join(map(_num, v)) if isinstance(v, list) else _num(v)
+        args = ','.join(f'{k}={fmt(v)}' for k, v in self.params.items())
+        return self.name + (f':{args}' if args else '')
+    def __repr__(self): return f'Degradation({self.spec})'
+
+def _num(v): return f'{v:g}' if isinstance(v, float) else 'none' if v is None else str(v)
+
+class Downscale(Degradation):
+    "Super-resolution input: downscale by `scale`, then upsample back with `up` (None: the small image, for LR-space models)."
+    name = 'superres'
+    def __init__(self, scale=2, down='bicubic', up='bicubic'):
+        for f in ([down] if isinstance(down, str) else down) + ([] if up is None else [up]): _filter(f)
+        super().__init__(scale=scale, down=down, up=up)
+    def apply(self, img, rng=random): return degrade_sr(img, self.scale, _draw(rng, self.down), self.up)
+
+class Resize(Degradation):
+    "Down to a random fraction of the size and back with a random filter: the resize step of a real-photo chain."
+    name = 'resize'
+    def __init__(self, factor=(0.3, 1.), filters=['bilinear', 'bicubic', 'box']): super().__init__(factor=factor, filters=filters)
+    def apply(self, img, rng=random):
+        f = _draw(rng, self.factor)
+        small = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), _filter(_draw(rng, self.filters)))
+        return small.resize(img.size, _filter(_draw(rng, self.filters)))
+
+class Blur(Degradation):
+    "Gaussian blur of random radius (pixels): defocus and lens softness."
+    name = 'blur'
+    def __init__(self, sigma=(0.2, 2.)): super().__init__(sigma=sigma)
+    def apply(self, img, rng=random): return img.filter(ImageFilter.GaussianBlur(_draw(rng, self.sigma)))
+    def baselines(self): return {'sharpen': lambda im, m: im.filter(ImageFilter.UnsharpMask(2, 100, 0))}
+
+class Noise(Degradation):
+    "Gaussian noise (`sigma` on the 0-255 scale) or Poisson shot noise (`peak` photons at white); gray or per channel."
+    name = 'denoise'
+    def __init__(self, kind=['gaussian', 'poisson'], sigma=(5., 50.), peak=(5., 50.), gray=0.3):
+        super().__init__(kind=kind, sigma=sigma, peak=peak, gray=gray)
+    def apply(self, img, rng=random):
+        g = _np_rng(rng)
+        x = np.asarray(img, dtype=np.float32) / 255
+        shape = x.shape[:2] + (1,) if rng.random() < self.gray else x.shape
+        if _draw(rng, self.kind) == 'gaussian': x = x + g.normal(0, _draw(rng, self.sigma) / 255, shape)
+        else:
+            peak = _draw(rng, self.peak)
+            base = x.mean(2, keepdims=True) if shape[-1] == 1 else x
+            x = x + g.poisson(base * peak) / peak - base
+        return Image.fromarray((np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8))
+    def baselines(self): return {'median': lambda im, m: im.filter(ImageFilter.MedianFilter(3))}
+
+class JpegCompress(Degradation):
+    "JPEG encoding at a random quality (1-95): blocks and ringing."
+    name = 'jpeg'
+    def __init__(self, quality=(10, 50)): super().__init__(quality=quality)
+    def apply(self, img, rng=random):
+        buf = io.BytesIO()
+        img.save(buf, format='JPEG', quality=int(round(_draw(rng, self.quality))))
+        buf.seek(0)
+        with Image.open(buf) as out: return out.convert('RGB')
+    def baselines(self): return {'smooth': lambda im, m: im.filter(ImageFilter.SMOOTH)}
+
+class Grayscale(Degradation):
+    "Colourisation input: the luminance only, as three equal channels."
+    name = 'colorize'
+    def apply(self, img, rng=random): return img.convert('L').convert('RGB')
+    def prepare(self, img, **kwargs): return self.apply(img)
+
+def _fill(img, mask, fill=GRAY):
+    out = img.copy()
+    out.paste(fill, mask=mask)
+    return out
+
+def diffusion_fill(img, mask, iters=400):
+    "Fill masked pixels by repeated averaging of their neighbours: the classic inpainting baseline when OpenCV is absent."
+    import torch, torch.nn.functional as F
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+    m = torch.from_numpy(np.asarray(mask) > 127)[None, None]
+    if not m.any(): return img
+    known = (~m).float()
+    x = torch.where(m, (x * known).sum((2, 3), keepdim=True) / known.sum().clamp(min=1), x)  # start from the mean colour
+    k = torch.tensor([[0., 1, 0], [1, 0, 1], [0, 1, 0]]).div(4).expand(3, 1, 3, 3)
+    for _ in range(iters): x = torch.where(m, F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), k, groups=3), x)
+    return Image.fromarray(x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+
+def _inpaint_baselines():
+    "Telea's method where OpenCV is installed, else diffusion."
+    try: import cv2
+    except ImportError: return {'diffusion': diffusion_fill}
+    return {'telea': lambda im, m: Image.fromarray(cv2.inpaint(np.asarray(im), (np.asarray(m) > 127).astype(np.uint8), 3,
+                                                              cv2.INPAINT_TELEA))}
+
+class Holes(Degradation):
+    "Inpainting input: a rectangle of `area` (fraction of the image) at a random place (`where=centre`: the middle) filled gray."
+    name = 'inpaint'
+    def __init__(self, area=(0.05, 0.25), where='random'):
+        if where not in ('random', 'centre'): raise ValueError(f"inpaint where={where!r}: choose random or centre")
+        super().__init__(area=area, where=where)
+    def mask(self, size, rng=random):
+        "The hole, white on black, covering `area` of the image to within rounding."
+        w, h = size
+        a, aspect = _draw(rng, self.area), rng.uniform(0.5, 2.)
+        hw = min(w, max(1, round((a * w * h * aspect) ** .5)))
+        hh = min(h, max(1, round(a * w * h / hw)))
+        x0, y0 = ((w - hw) // 2, (h - hh) // 2) if self.where == 'centre' else (rng.randint(0, w - hw), rng.randint(0, h - hh))
+        m = Image.new('L', size, 0)
+        m.paste(255, (x0, y0, x0 + hw, y0 + hh))
+        return m
+    def degrade(self, img, rng=random):
+        m = self.mask(img.size, rng)
+        return _fill(img, m), m
+    def prepare(self, img, mask=None, **kwargs):
+        "With a `mask` (white = missing, same size), fill it; without, the image's holes are assumed filled already."
+        if mask is None: return img
+        if mask.size != img.size: raise ValueError(f'the mask is {mask.size[0]}x{mask.size[1]} but the image is {img.size[0]}x{img.size[1]}')
+        return _fill(img, mask.convert('L').point(lambda v: 255 if v > 127 else 0))
+    def baselines(self): return _inpaint_baselines()
+
+SIDES = ['left', 'right', 'top', 'bottom']
+
+def _side_box(size, side, amount):
+    w, h = size
+    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
+    return {'left': (0, 0, n, h), 'right': (w - n, 0, w, h), 'top': (0, 0, w, n), 'bottom': (0, h - n, w, h)}[side]
+
+class CropSide(Degradation):
+    "Outpainting input: a strip of `amount` (fraction of the width or height) removed from one side and filled gray."
+    name = 'outpaint'
+    def __init__(self, side=SIDES, amount=(0.1, 0.3)):
+        for s in ([side] if isinstance(side, str) else side):
+            if s not in SIDES: raise ValueError(f'outpaint side={s!r}: choose from {", ".join(SIDES)}')
+        super().__init__(side=side, amount=amount)
+    def degrade(self, img, rng=random):
+        m = Image.new('L', img.size, 0)
+        m.paste(255, _side_box(img.size, _draw(rng, self.side), _draw(rng, self.amount)))
+        return _fill(img, m), m
+    def prepare(self, img, side='right', amount=0.25, fill=GRAY, **kwargs):
+        "Extend the canvas by `amount` of its size on `side`, filled for the model to paint."
+        if side not in SIDES: raise ValueError(f'side {side!r}: choose from {", ".join(SIDES)}')
+        w, h = img.size
+        n = max(1, round(amount * (w if side in ('left', 'right') else h)))
+        big = Image.new(img.mode, (w + n, h) if side in ('left', 'right') else (w, h + n), fill)
+        big.paste(img, (n if side == 'left' else 0, n if side == 'top' else 0))
+        return big
+    def baselines(self): return _inpaint_baselines()
+
+WORDS = ['superres', 'SAMPLE', 'stock photo', 'DRAFT', 'fast.ai', 'Tiny ImageNet', 'watermark', 'PREVIEW', 'photo by']
+
+class Watermark(Degradation):
+    "Random text (`size`: font height as a fraction of the image) and a logo shape, random colour, place and `opacity`."
+    name = 'watermark'
+    def __init__(self, opacity=(0.3, 0.8), size=(0.1, 0.3), logo=0.5): super().__init__(opacity=opacity, size=size, logo=logo)
+    def apply(self, img, rng=random):
+        w, h = img.size
+        layer = Image.new('RGBA', img.size, (0, 0, 0, 0))
+        d = ImageDraw.Draw(layer)
+        colour = tuple(rng.randint(0, 255) for _ in range(3)) + (int(255 * _draw(rng, self.opacity)),)
+        font = ImageFont.load_default(size=max(6, round(h * _draw(rng, self.size))))
+        text = rng.choice(WORDS) + (f' {rng.randint(1990, 2030)}' if rng.random() < 0.3 else '')
+        d.text((rng.randint(-w // 4, w - w // 4), rng.randint(-h // 8, h - h // 4)), text, fill=colour, font=font)
+        if rng.random() < self.logo:
+            r = round(min(w, h) * rng.uniform(0.1, 0.25))
+            cx, cy = rng.randint(0, w), rng.randint(0, h)
+            shape = d.ellipse if rng.random() < 0.5 else d.rectangle
+            shape((cx - r, cy - r, cx + r, cy + r), outline=colour, width=max(1, r // 4))
+        return Image.alpha_composite(img.convert('RGBA'), layer).convert('RGB')
+
+class Chain(Degradation):
+    "Degradations applied in order (each with probability `p`, the last always), e.g. noise then JPEG."
+    def __init__(self, *degradations, p=1.): self.parts, self.p, self.params = list(degradations), p, {}
+    name = property(lambda self: '+'.join(d.name for d in self.parts))
+    scale = property(lambda self: int(np.prod([d.scale for d in self.parts])))
+    spec = property(lambda self: '+'.join(d.spec for d in self.parts))
+    def degrade(self, img, rng=random):
+        mask = None
+        for i, d in enumerate(self.parts):
+            if self.p < 1 and i < len(self.parts) - 1 and rng.random() >= self.p: continue
+            img, m = d.degrade(img, rng)
+            if m is not None: mask = m if mask is None or m.size != mask.size else Image.fromarray(np.maximum(np.asarray(mask), np.asarray(m)))
+        return img, mask
+    def prepare(self, img, **kwargs):
+        for d in self.parts: img = d.prepare(img, **kwargs)
+        return img
+    def baselines(self): return {k: v for d in self.parts for k, v in d.baselines().items()}
+
+class RealPhoto(Chain):
+    "Real-ESRGAN's second-order degradation at the same size: blur, resize, noise, JPEG, twice, each step random."
+    name = 'real'
+    def __init__(self, p=0.8):
+        first = [Blur((0.2, 3.)), Resize((0.25, 1.)), Noise(sigma=(1., 30.), peak=(5., 50.)), JpegCompress((30, 95))]
+        second = [Blur((0.2, 1.5)), Resize((0.5, 1.)), Noise(sigma=(1., 25.), peak=(5., 50.)), JpegCompress((30, 95))]
+        super().__init__(*first, *second, p=p)
+        self.params = dict(p=p)
+    spec = property(Degradation.spec.fget)
+    def baselines(self): return {}
+
+TASKS = {'superres': Downscale, 'jpeg': JpegCompress, 'colorize': Grayscale, 'inpaint': Holes, 'outpaint': CropSide,
+         'watermark': Watermark, 'denoise': Noise, 'blur': Blur, 'real': RealPhoto}
+
+def _value(s):
+    "A spec value: `a..b` a range, `a|b` a choice, else a number or a word."
+    def one(v):
+        for cast in (int, float):
+            try: return cast(v)
+            except ValueError: pass
+        return None if v == 'none' else v
+    if '..' in s:
+        lo, hi = s.split('..')
+        return (float(lo), float(hi))
+    if '|' in s: return [one(v) for v in s.split('|')]
+    return one(s)
+
+def parse_degradation(spec):
+    "A Degradation from its spec (a Degradation passes through), e.g. `jpeg:quality=5..30+denoise`."
+    if isinstance(spec, Degradation): return spec
+    parts = []
+    for part in str(spec).split('+'):
+        name, _, args = part.strip().partition(':')
+        if name not in TASKS: raise ValueError(f'unknown task {name!r} in {spec!r}; choose from {", ".join(TASKS)} '
+                                               '(join several with +, parameters as name:key=value,key=lo..hi)')
+        kw = {}
+        for a in filter(None, args.split(',')):
+            k, eq, v = a.partition('=')
+            if not eq: raise ValueError(f'{a!r} in {spec!r} is not key=value')
+            kw[k.strip()] = _value(v.strip())
+        try: parts.append(TASKS[name](**kw))
+        except TypeError as e: raise ValueError(f'{name}: bad parameter in {part!r} ({e})') from None
+    return parts[0] if len(parts) == 1 else Chain(*parts)
+
+def degradation_spec(spec): return parse_degradation(spec).spec
