@@ -125,6 +125,11 @@ def cmd_degrade(a):
     if Path(masks).is_dir(): print(f'masks of the removed pixels: {masks}/')
     return _report(rows)
 
+def cmd_app(a):
+    try: from .app import launch
+    except ImportError: raise ValueError('the web app needs gradio: pip install "superres[app]"') from None
+    launch(a.model, a.port, a.max_pixels, a.trust_pickle)
+
 def cmd_evaluate(a):
     from .data import find_tiny_imagenet, is_tiny_imagenet
     from .files import atomic_write_text
@@ -290,6 +295,14 @@ def parser():
     dg.add_argument('--seed', type=int, default=0, help='image i is degraded with seed + i (default 0)')
     dg.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
     dg.set_defaults(func=cmd_degrade)
+
+    ap = sub.add_parser('app', help='a local web app: drop an image, compare before and after, download the result')
+    ap.add_argument('--model', action='append', help='run folder or model.pth; repeat for several tasks (default: the '
+                    'shipped x2 superres model)')
+    ap.add_argument('--port', type=_positive(int), default=7860, help='port on localhost (default 7860)')
+    ap.add_argument('--max-pixels', type=_positive(int), default=4_000_000, help='largest input accepted, in pixels (default 4000000)')
+    _add_trust(ap)
+    ap.set_defaults(func=cmd_app)
 
     ev = sub.add_parser('evaluate', help='PSNR/SSIM (Y channel, standard SR protocol) of a model against classic baselines')
     ev.add_argument('--hr-dir', required=True, help='folder of clean images (or a Tiny ImageNet zip/folder: its val images)')

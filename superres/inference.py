@@ -105,8 +105,8 @@ def _check_tiling(tile, overlap):
     if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
 
 @torch.inference_mode()
-def refine(model, img, tile=256, overlap=32, bs=4):
-    "Run a restoration model over a [0,1] CHW tensor in overlapping input tiles blended with feathered edges."
+def refine(model, img, tile=256, overlap=32, bs=4, progress=None):
+    "Run a restoration model over a [0,1] CHW tensor in overlapping input tiles blended with feathered edges; `progress(done, total)`."
     c, h, w = img.shape
     s = model.config['scale'] if takes_lr(model) else 1
     _check_tiling(tile, overlap)
@@ -123,14 +123,15 @@ def refine(model, img, tile=256, overlap=32, bs=4):
             wt = wy[:, None] * wx[None, :]
             out[:, y*s:(y+th)*s, x*s:(x+tw)*s] += p * wt
             weight[:, y*s:(y+th)*s, x*s:(x+tw)*s] += wt
+        if progress is not None: progress(i + len(group), len(boxes))
     return out / weight
 
-def _restore(model, lr, size, tile=256, overlap=32):
+def _restore(model, lr, size, tile=256, overlap=32, progress=None):
     "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
     if takes_lr(model):
         s = model.config['scale']
-        return refine(model, lr, max(tile // s, 2 * (overlap // s) + 1), overlap // s)
-    return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap)
+        return refine(model, lr, max(tile // s, 2 * (overlap // s) + 1), overlap // s, progress=progress)
+    return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap, progress=progress)
 
 def _from_tensor(t, mode, peak):
     "Back to a PIL image of the original mode (gray modes from the mean of the channels)."
@@ -155,7 +156,7 @@ def _split_alpha(img):
 
 def _out_mode(img): return 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
 
-def upscale_image(model, img, scale=None, tile=256, overlap=32):
+def upscale_image(model, img, scale=None, tile=256, overlap=32, progress=None):
     "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
     img, alpha = _split_alpha(ImageOps.exif_transpose(img))
     mscale = model.config.get('scale', 2)
@@ -167,7 +168,7 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32):
     while mscale ** passes < scale - 1e-9: passes += 1
     if passes > 1 or abs(mscale ** passes - scale) > 1e-9:
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
-    for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap)
+    for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap, progress)
     if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
     return _with_alpha(_from_tensor(x, _out_mode(img), peak), alpha and alpha.resize(target, Image.BICUBIC)), notes
 
@@ -181,11 +182,11 @@ def model_degradation(model):
     "The degradation a restoration model was trained to undo: its saved task."
     return parse_degradation(getattr(model, 'config', {}).get('task', 'superres'))
 
-def restore_image(model, img, scale=None, tile=256, overlap=32, **inputs):
+def restore_image(model, img, scale=None, tile=256, overlap=32, progress=None, **inputs):
     "Restore a PIL image by the model's task: upscale, or make it that task's input (`mask`, `side`, `amount`) and run."
     if model.config.get('scale', 1) > 1:
         if inputs: raise ValueError(f'{", ".join(inputs)}: not used by a superres model')
-        return upscale_image(model, img, scale, tile, overlap)
+        return upscale_image(model, img, scale, tile, overlap, progress)
     deg = model_degradation(model)
     if scale not in (None, 1): raise ValueError(f'this model restores {deg.name} at the same size: --scale is for superres models')
     img, alpha = _split_alpha(ImageOps.exif_transpose(img))
@@ -193,7 +194,7 @@ def restore_image(model, img, scale=None, tile=256, overlap=32, **inputs):
     x, peak = image_to_tensor(img)
     rgb = Image.fromarray((x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
     prepared = deg.prepare(rgb, **inputs)
-    out = refine(model, image_to_tensor(prepared)[0], tile, overlap)
+    out = refine(model, image_to_tensor(prepared)[0], tile, overlap, progress=progress)
     if alpha is not None and prepared.size != img.size: alpha = deg.prepare(alpha.convert('RGB'), fill=(255,)*3, **inputs).convert('L')
     notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
     return _with_alpha(_from_tensor(out, mode, peak), alpha), notes
