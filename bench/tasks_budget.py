@@ -4,7 +4,7 @@ task's classic method; writes a show_results grid per task to docs/images/tasks/
     python bench/tasks_budget.py --data ../shared/data/tiny-imagenet-200.zip --classifier runs/bench-classify-decoded \
         --budget 150 --out runs/bench-tasks
 """
-import argparse, json, shutil, time
+import argparse, json, re, shutil, time
 from pathlib import Path
 
 from superres.data import find_tiny_imagenet
@@ -25,12 +25,13 @@ if __name__ == '__main__':
     clf = load_classifier(a.classifier) if a.classifier else None
     Path(a.grids).mkdir(parents=True, exist_ok=True)
     for task in a.only.split(','):
-        out = Path(a.out)/task
+        name = re.sub(r'[^\w.-]+', '_', task)  # a spec with parameters, as a file name
+        out = Path(a.out)/name
         start = time.perf_counter()
         train_restorer(out, data=root, task=task, per_class=a.per_class, budget=a.budget, **RECIPE)
         wall = time.perf_counter() - start
         rep = evaluate_task(root/'val'/'images', task, load_restorer(out), limit=a.val_images, seed=0, classifier=clf)
-        shutil.copyfile(out/'results.png', Path(a.grids)/f'{task}.png')
+        shutil.copyfile(out/'results.png', Path(a.grids)/f'{name}.png')
         res = dict(task=rep['task'], wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
                    mean=rep['mean'], fid={n: d['fid'] for n, d in rep.get('distances', {}).items()},
                    kid={n: d['kid'] for n, d in rep.get('distances', {}).items()})

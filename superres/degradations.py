@@ -10,11 +10,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 __all__ = ['FILTERS', 'degrade_sr', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
            'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation', 'degradation_spec',
-           'diffusion_fill', 'GRAY']
+           'FILLS', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'extend_canvas', 'GRAY']
 
 FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
            'lanczos': Image.LANCZOS}
-GRAY = (127, 127, 127)  # what a hole is filled with: the model learns to recognise it, users' masks are filled alike
+GRAY = (127, 127, 127)  # a hole's colour with fill=gray (the model learns to recognise it)
 
 def _filter(name):
     if name not in FILTERS: raise ValueError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
@@ -117,9 +117,29 @@ class Grayscale(Degradation):
     def apply(self, img, rng=random): return img.convert('L').convert('RGB')
     def prepare(self, img, **kwargs): return self.apply(img)
 
-def _fill(img, mask, fill=GRAY):
+FILLS = ('smooth', 'gray')
+
+def smooth_fill(img, mask):
+    "Fill masked pixels from a pyramid of masked averages (push-pull): smooth, milliseconds, any hole size."
+    import torch, torch.nn.functional as F
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+    w = torch.from_numpy(np.asarray(mask) <= 127).float()[None, None]
+    if w.all(): return img
+    levels = [(x, w)]
+    while min(x.shape[-2:]) > 1 and not (w > 0).all():
+        ws = F.avg_pool2d(w, 2, ceil_mode=True)
+        x, w = F.avg_pool2d(x * levels[-1][1], 2, ceil_mode=True) / ws.clamp(min=1e-8), (ws > 0).float()
+        levels.append((x, w))
+    filled = torch.where(w > 0, x, torch.full_like(x, GRAY[0]))  # an all-masked image stays gray
+    for x, w in reversed(levels[:-1]):
+        filled = w * x + (1 - w) * F.interpolate(filled, size=x.shape[-2:], mode='bilinear', align_corners=False)
+    return Image.fromarray(filled[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+
+def fill_holes(img, mask, how='smooth'):
+    "Masked pixels (white) filled `smooth` (push-pull from their surroundings) or `gray`, as the model's input shows holes."
+    if how == 'smooth': return smooth_fill(img, mask)
     out = img.copy()
-    out.paste(fill, mask=mask)
+    out.paste(GRAY, mask=mask)
     return out
 
 def diffusion_fill(img, mask, iters=400):
@@ -141,12 +161,16 @@ def _inpaint_baselines():
     return {'telea': lambda im, m: Image.fromarray(cv2.inpaint(np.asarray(im), (np.asarray(m) > 127).astype(np.uint8), 3,
                                                               cv2.INPAINT_TELEA))}
 
+def _check_fill(fill):
+    if fill not in FILLS: raise ValueError(f'fill={fill!r}: choose from {", ".join(FILLS)}')
+
 class Holes(Degradation):
-    "Inpainting input: a rectangle of `area` (fraction of the image) at a random place (`where=centre`: the middle) filled gray."
+    "Inpainting input: a rectangle of `area` (fraction of the image) at a random place (`where=centre`: the middle), filled."
     name = 'inpaint'
-    def __init__(self, area=(0.05, 0.25), where='random'):
+    def __init__(self, area=(0.05, 0.25), where='random', fill='smooth'):
         if where not in ('random', 'centre'): raise ValueError(f"inpaint where={where!r}: choose random or centre")
-        super().__init__(area=area, where=where)
+        _check_fill(fill)
+        super().__init__(area=area, where=where, fill=fill)
     def mask(self, size, rng=random):
         "The hole, white on black, covering `area` of the image to within rounding."
         w, h = size
@@ -159,12 +183,14 @@ class Holes(Degradation):
         return m
     def degrade(self, img, rng=random):
         m = self.mask(img.size, rng)
-        return _fill(img, m), m
+        return fill_holes(img, m, self.fill), m
     def prepare(self, img, mask=None, **kwargs):
-        "With a `mask` (white = missing, same size), fill it; without, the image's holes are assumed filled already."
-        if mask is None: return img
+        "Fill the `mask` (white = missing, same size) as in training; a gray-fill model also takes holes already filled gray."
+        if mask is None:
+            if self.fill == 'gray': return img
+            raise ValueError('this inpainting model needs to know where the holes are: pass --mask (white = missing)')
         if mask.size != img.size: raise ValueError(f'the mask is {mask.size[0]}x{mask.size[1]} but the image is {img.size[0]}x{img.size[1]}')
-        return _fill(img, mask.convert('L').point(lambda v: 255 if v > 127 else 0))
+        return fill_holes(img, mask.convert('L').point(lambda v: 255 if v > 127 else 0), self.fill)
     def baselines(self): return _inpaint_baselines()
 
 SIDES = ['left', 'right', 'top', 'bottom']
@@ -174,25 +200,33 @@ def _side_box(size, side, amount):
     n = max(1, round(amount * (w if side in ('left', 'right') else h)))
     return {'left': (0, 0, n, h), 'right': (w - n, 0, w, h), 'top': (0, 0, w, n), 'bottom': (0, h - n, w, h)}[side]
 
+def extend_canvas(img, side='right', amount=0.25, colour=GRAY):
+    "`img` on a canvas larger by `amount` of its size on `side`, and the mask of the added strip."
+    if side not in SIDES: raise ValueError(f'side {side!r}: choose from {", ".join(SIDES)}')
+    w, h = img.size
+    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
+    ox, oy = n if side == 'left' else 0, n if side == 'top' else 0
+    big = Image.new(img.mode, (w + n, h) if side in ('left', 'right') else (w, h + n), colour)
+    big.paste(img, (ox, oy))
+    mask = Image.new('L', big.size, 255)
+    mask.paste(0, (ox, oy, ox + w, oy + h))
+    return big, mask
+
 class CropSide(Degradation):
-    "Outpainting input: a strip of `amount` (fraction of the width or height) removed from one side and filled gray."
+    "Outpainting input: a strip of `amount` (fraction of the width or height) removed from one side, filled."
     name = 'outpaint'
-    def __init__(self, side=SIDES, amount=(0.1, 0.3)):
+    def __init__(self, side=SIDES, amount=(0.1, 0.3), fill='smooth'):
         for s in ([side] if isinstance(side, str) else side):
             if s not in SIDES: raise ValueError(f'outpaint side={s!r}: choose from {", ".join(SIDES)}')
-        super().__init__(side=side, amount=amount)
+        _check_fill(fill)
+        super().__init__(side=side, amount=amount, fill=fill)
     def degrade(self, img, rng=random):
         m = Image.new('L', img.size, 0)
         m.paste(255, _side_box(img.size, _draw(rng, self.side), _draw(rng, self.amount)))
-        return _fill(img, m), m
-    def prepare(self, img, side='right', amount=0.25, fill=GRAY, **kwargs):
-        "Extend the canvas by `amount` of its size on `side`, filled for the model to paint."
-        if side not in SIDES: raise ValueError(f'side {side!r}: choose from {", ".join(SIDES)}')
-        w, h = img.size
-        n = max(1, round(amount * (w if side in ('left', 'right') else h)))
-        big = Image.new(img.mode, (w + n, h) if side in ('left', 'right') else (w, h + n), fill)
-        big.paste(img, (n if side == 'left' else 0, n if side == 'top' else 0))
-        return big
+        return fill_holes(img, m, self.fill), m
+    def prepare(self, img, side='right', amount=0.25, **kwargs):
+        "Extend the canvas by `amount` of its size on `side`, filled as in training for the model to paint."
+        return fill_holes(*extend_canvas(img, side, amount), self.fill)
     def baselines(self): return _inpaint_baselines()
 
 WORDS = ['superres', 'SAMPLE', 'stock photo', 'DRAFT', 'fast.ai', 'Tiny ImageNet', 'watermark', 'PREVIEW', 'photo by']

@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .data import image_to_tensor
-from .degradations import FILTERS, parse_degradation
+from .degradations import FILTERS, extend_canvas, parse_degradation
 from .learner import load_model
 from .models import takes_lr
 
@@ -195,7 +195,8 @@ def restore_image(model, img, scale=None, tile=256, overlap=32, progress=None, *
     rgb = Image.fromarray((x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
     prepared = deg.prepare(rgb, **inputs)
     out = refine(model, image_to_tensor(prepared)[0], tile, overlap, progress=progress)
-    if alpha is not None and prepared.size != img.size: alpha = deg.prepare(alpha.convert('RGB'), fill=(255,)*3, **inputs).convert('L')
+    if alpha is not None and prepared.size != img.size:  # outpainted: the new strip is opaque
+        alpha = extend_canvas(alpha, inputs.get('side', 'right'), inputs.get('amount', 0.25), 255)[0]
     notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
     return _with_alpha(_from_tensor(out, mode, peak), alpha), notes
 

@@ -45,7 +45,7 @@ def test_colorize_input_is_gray_in_three_equal_channels():
 @pytest.mark.parametrize('where', ['random', 'centre'])
 def test_inpaint_hole_covers_the_stated_area_and_nothing_else_changes(where):
     img = photo(64, 64)
-    out, mask = Holes(area=0.2, where=where).degrade(img, random.Random(3))
+    out, mask = Holes(area=0.2, where=where, fill='gray').degrade(img, random.Random(3))
     m = np.asarray(mask) > 127
     assert abs(m.mean() - 0.2) < 0.02
     assert (arr(out)[m] == GRAY).all() and (arr(out)[~m] == arr(img)[~m]).all()
@@ -55,11 +55,11 @@ def test_inpaint_hole_covers_the_stated_area_and_nothing_else_changes(where):
 
 def test_outpaint_removes_a_strip_of_the_stated_side_and_amount():
     img = photo(60, 40)
-    out, mask = CropSide('left', 0.25).degrade(img)
+    out, mask = CropSide('left', 0.25, fill='gray').degrade(img)
     m = np.asarray(mask) > 127
     assert m[:, :15].all() and not m[:, 15:].any()
     assert (arr(out)[:, :15] == GRAY).all() and (arr(out)[:, 15:] == arr(img)[:, 15:]).all()
-    big = CropSide().prepare(img, side='top', amount=0.5)
+    big = CropSide(fill='gray').prepare(img, side='top', amount=0.5)
     assert big.size == (60, 60) and (arr(big)[:20] == GRAY).all() and (arr(big)[20:] == arr(img)).all()
 
 def test_noise_has_the_stated_level():
@@ -101,13 +101,16 @@ def test_degradation_hits_the_input_only(tiny_root, task):
     assert dls.scale == 1 and dls.degradation.name == task
     if task == 'colorize': assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
 
-def test_diffusion_fill_beats_the_gray_hole_on_smooth_images():
+def test_smooth_and_diffusion_fills_beat_the_gray_hole_on_smooth_images():
     img = photo(64, 64)
-    holed, mask = Holes(area=0.1, where='centre').degrade(img)
+    holed, mask = Holes(area=0.1, where='centre', fill='gray').degrade(img, random.Random(0))
+    smooth, same_mask = Holes(area=0.1, where='centre').degrade(img, random.Random(0))
     m = np.asarray(mask) > 127
+    assert np.array_equal(np.asarray(same_mask), np.asarray(mask))
     err = lambda im: np.abs(arr(im)[m] - arr(img)[m]).mean()
-    assert err(diffusion_fill(holed, mask)) < err(holed) / 3
-    assert (arr(diffusion_fill(holed, mask))[~m] == arr(img)[~m]).all()
+    assert err(diffusion_fill(holed, mask)) < err(holed) / 3 and err(smooth) < err(holed) / 3
+    for filled in (diffusion_fill(holed, mask), smooth): assert (arr(filled)[~m] == arr(img)[~m]).all()
+    with pytest.raises(ValueError, match='--mask'): Holes().prepare(img)
 
 def test_colorfulness_orders_gray_dull_and_vivid():
     t = lambda a: torch.tensor(a, dtype=torch.float32).permute(2, 0, 1)[None] / 255
@@ -123,11 +126,11 @@ def _model(task):
 
 def test_restore_image_prepares_each_task_input():
     img = photo(40, 30)
-    out, _ = restore_image(_model('outpaint'), img, side='right', amount=0.5)
+    out, _ = restore_image(_model('outpaint:fill=gray'), img, side='right', amount=0.5)
     assert out.size == (60, 30)  # an untrained model is the identity: the extension is still gray
     assert np.allclose(arr(out)[:, 40:], GRAY, atol=1) and np.allclose(arr(out)[:, :40], arr(img), atol=1)
     mask = Image.new('L', img.size, 0); mask.paste(255, (5, 5, 15, 15))
-    out, _ = restore_image(_model('inpaint'), img, mask=mask)
+    out, _ = restore_image(_model('inpaint:fill=gray'), img, mask=mask)
     assert np.allclose(arr(out)[5:15, 5:15], GRAY, atol=1) and np.allclose(arr(out)[20:], arr(img)[20:], atol=1)
     with pytest.raises(ValueError, match='mask is 4x4'): restore_image(_model('inpaint'), img, mask=Image.new('L', (4, 4)))
     out, _ = restore_image(_model('colorize'), img.convert('L'))
@@ -138,11 +141,12 @@ def test_restore_image_prepares_each_task_input():
 
 def test_evaluate_task_scores_model_and_baselines(tmp_path):
     for i in range(3): photo(48, 40, seed=i).save(tmp_path/f'{i}.png')
-    rep = evaluate_task(tmp_path, 'inpaint', _model('inpaint'))
+    rep = evaluate_task(tmp_path, 'inpaint:fill=gray', _model('inpaint:fill=gray'))
     assert rep['methods'] == ['input', 'diffusion', 'model']
     m = rep['mean']
     assert abs(m['model_psnr'] - m['input_psnr']) < 0.2  # identity model == the degraded input
     assert m['diffusion_psnr'] > m['input_psnr'] + 3
+    assert evaluate_task(tmp_path, 'inpaint')['mean']['input_psnr'] > m['input_psnr'] + 3  # smooth fill by default
     assert evaluate_task(tmp_path, 'inpaint')['images'] == evaluate_task(tmp_path, 'inpaint')['images']  # seeded
     rep = evaluate_task(tmp_path, 'colorize')
     assert rep['mean']['input_colorfulness'] == 0 < rep['mean']['target_colorfulness']
