@@ -24,6 +24,16 @@ def _task_spec(spec):
     except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return spec
 
+def _add_image_io(p, out):
+    p.add_argument('inputs', nargs='+', help='image files or folders')
+    p.add_argument('-o', '--output', default=out, help=f'output folder (default ./{out}; file names are kept, inputs are '
+                   'never overwritten)')
+    p.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+
+def _add_tiling(p):
+    p.add_argument('--tile', type=_positive(int), default=256, help='tile size in output pixels, bounds memory (default 256)')
+    p.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
+
 def _add_trust(p):
     p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
                    'code, so only for files you made yourself (default: weights-only model.pth files)')
@@ -124,6 +134,14 @@ def cmd_degrade(a):
     rows = degrade_files(a.task, a.inputs, a.output, seed=a.seed, overwrite=a.overwrite, mask_dir=masks)
     if Path(masks).is_dir(): print(f'masks of the removed pixels: {masks}/')
     return _report(rows)
+
+def cmd_export(a):
+    from torch import nn
+    from .export import export_onnx
+    from .inference import load_any, bundled_model_file
+    model = load_any(a.model if a.model is not None else bundled_model_file(2), a.trust_pickle)
+    if not isinstance(model, nn.Module): raise ValueError(f'{a.model} is already an ONNX model; pass a model.pth or a run folder')
+    print(f'wrote {export_onnx(model, a.onnx)} (ONNX, any height and width; `--model` of upscale/restore takes it)')
 
 def cmd_app(a):
     try: from .app import launch
@@ -260,41 +278,39 @@ def parser():
     tr.set_defaults(func=cmd_train)
 
     up = sub.add_parser('upscale', help='upscale images or folders of images')
-    up.add_argument('inputs', nargs='+', help='image files or folders')
-    up.add_argument('-o', '--output', default='upscaled', help='output folder (default ./upscaled; file names are kept; '
-                    'inputs are never overwritten)')
+    _add_image_io(up, 'upscaled')
     up.add_argument('--model', help='run folder written by superres train, or its model.pth (default: the x2 model '
                     'shipped with superres)')
     up.add_argument('--scale', type=_positive(float), help='output scale (default: the model\'s own)')
-    up.add_argument('--tile', type=_positive(int), default=256, help='tile size in output pixels, bounds memory (default 256)')
-    up.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
-    up.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    _add_tiling(up)
     _add_trust(up)
     up.set_defaults(func=cmd_upscale)
 
     rs = sub.add_parser('restore', help='restore images by a trained model\'s task (jpeg, colorize, inpaint, ...)')
-    rs.add_argument('inputs', nargs='+', help='image files or folders')
-    rs.add_argument('-o', '--output', default='restored', help='output folder (default ./restored; names kept, inputs never overwritten)')
+    _add_image_io(rs, 'restored')
     rs.add_argument('--task', type=_task_spec, help='the task expected of --model (checked; default: whatever the model was trained for)')
     rs.add_argument('--model', help='run folder of `superres train --task ...`, or its model.pth (default: the shipped x2 superres model)')
     rs.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG masks '
-                    '(as `superres degrade` writes); without it the holes must already be filled gray')
+                    '(as `superres degrade` writes); only a fill=gray model takes images with gray holes and no mask')
     rs.add_argument('--side', choices=['left', 'right', 'top', 'bottom'], help='outpaint: the side to extend (default right)')
     rs.add_argument('--amount', type=_positive(float), help='outpaint: how much to extend, as a fraction of the size (default 0.25)')
-    rs.add_argument('--tile', type=_positive(int), default=256, help='tile size in pixels, bounds memory (default 256)')
-    rs.add_argument('--overlap', type=int, default=32, help='tile overlap, blended (default 32)')
-    rs.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+    _add_tiling(rs)
     _add_trust(rs)
     rs.set_defaults(func=cmd_restore)
 
     dg = sub.add_parser('degrade', help='degrade images as a task trains on them: inputs to try a model on')
-    dg.add_argument('inputs', nargs='+', help='image files or folders')
+    _add_image_io(dg, 'degraded')
     dg.add_argument('--task', type=_task_spec, required=True, help=task_help)
-    dg.add_argument('-o', '--output', default='degraded', help='output folder (default ./degraded)')
     dg.add_argument('--masks', help='folder for the masks of removed pixels, inpaint/outpaint (default: OUTPUT-masks)')
     dg.add_argument('--seed', type=int, default=0, help='image i is degraded with seed + i (default 0)')
-    dg.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
     dg.set_defaults(func=cmd_degrade)
+
+    ex = sub.add_parser('export', help='export a model to ONNX (any height and width), to run without PyTorch')
+    ex.add_argument('model', nargs='?', help='run folder or model.pth of a classifier or restoration model (default: the '
+                    'shipped x2 model)')
+    ex.add_argument('--onnx', required=True, help='the .onnx file to write (its config rides in the metadata)')
+    _add_trust(ex)
+    ex.set_defaults(func=cmd_export)
 
     ap = sub.add_parser('app', help='a local web app: drop an image, compare before and after, download the result')
     ap.add_argument('--model', action='append', help='run folder or model.pth; repeat for several tasks (default: the '

@@ -16,7 +16,7 @@ __all__ = ['resolve_model', 'load_any', 'load_classifier', 'prepare_image', 'pre
            'restore_image', 'save_like', 'map_images', 'restore_files', 'degrade_files',
            'evaluate_sr', 'evaluate_task']
 
-MODEL_FILES = ('model.pth', 'export.pkl')  # weights first: a folder's pickle is used only if nothing else is there
+MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is used only if nothing else is
 
 def resolve_model(path):
     "The model file for `path`: the file itself, or the weights a training run wrote into its folder."
@@ -29,8 +29,11 @@ def resolve_model(path):
     return path
 
 def load_any(path, trust_pickle=False):
-    "A superres model in eval mode: weights loaded without pickle, or an exported learner only if `trust_pickle`."
+    "A superres model in eval mode: weights without pickle, ONNX (run by onnxruntime), or a pickled learner if `trust_pickle`."
     path = resolve_model(path)
+    if path.suffix == '.onnx':
+        from .export import load_onnx
+        return load_onnx(path)
     if path.suffix == '.pkl':
         if not trust_pickle:
             raise ValueError(f'{path} is a pickled learner: loading it runs any code it holds. Load the model.pth beside '

@@ -180,8 +180,7 @@ class TinyUnet(nn.Module):
     def forward(self, x):
         h, w = x.shape[-2:]
         m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw: x = F.pad(x, (0, pw, 0, ph), mode='replicate')
+        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode='replicate')  # always: a size test would be frozen by ONNX export
         skips = [self.stem(x)]
         for d in self.downs: skips.append(d(skips[-1]))
         out = skips.pop()
