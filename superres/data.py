@@ -78,7 +78,9 @@ def _resolve(path):
     path = Path(path).expanduser()
     if not path.exists(): raise DataError(f'{path} does not exist. Pass the Tiny ImageNet zip or its extracted folder.')
     if path.is_file():
-        if not zipfile.is_zipfile(path): raise DataError(f'{path} is a file but not a zip. Pass the Tiny ImageNet zip or folder.')
+        if not zipfile.is_zipfile(path):
+            raise DataError(f'{path} is not a zip file, or only part of one (an interrupted download?). Download it again, '
+                            'or pass the extracted folder.')
         path = _extract_zip(path)
     return validate_tiny_imagenet(_root_in(path))
 

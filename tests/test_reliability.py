@@ -65,12 +65,18 @@ def test_missing_input_is_reported_not_raised(sr_model, tmp_path):
     (['upscale', 'x.png', '--model', 'CLASSIFIER'], 'is a classifier, not a restoration model'),
     (['classify', 'predict', 'x.png', '--model', 'SR'], 'is a restoration model, not a classifier'),
     (['train', '--scale', '5', '--out', 'o'], 'invalid choice'),
+    (['upscale', 'x.png', '--model', 'JPEG'], 'trained for the jpeg task, not superres'),
+    (['data', 'check', '--data', 'PARTIAL_ZIP'], 'only part of one (an interrupted download?)'),
 ])
-def test_invalid_options_give_one_clear_line(sr_model, tmp_path, args, message):
+def test_invalid_options_give_one_clear_line(sr_model, tiny_zip, tmp_path, args, message):
     clf = tmp_path/'clf.pth'
     save_model(classifier('cpu_small', n_out=3, vocab=['a', 'b', 'c'], names=['a', 'b', 'c']), clf)
+    jpeg = restorer(task='jpeg:quality=10..50', scale=1)
+    save_model(jpeg, tmp_path/'jpeg.pth')
+    (tmp_path/'partial.zip').write_bytes(tiny_zip.read_bytes()[:tiny_zip.stat().st_size // 2])
     noise(40, 40).save(tmp_path/'x.png')
-    subst = {'x.png': tmp_path/'x.png', 'CLASSIFIER': clf, 'SR': sr_model, 'o': tmp_path/'o'}
+    subst = {'x.png': tmp_path/'x.png', 'CLASSIFIER': clf, 'SR': sr_model, 'o': tmp_path/'o', 'JPEG': tmp_path/'jpeg.pth',
+             'PARTIAL_ZIP': tmp_path/'partial.zip'}
     args = [str(subst.get(a, a)) for a in args]
     if args[0] == 'upscale' and '--model' not in args: args += ['--model', str(sr_model)]
     r = run(*args, *(['-o', tmp_path/'out'] if args[0] == 'upscale' else []))
