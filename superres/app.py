@@ -4,6 +4,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from .degradations import SIDES
 from .inference import load_restorer, model_degradation, restore_image
 
 __all__ = ['MAX_PIXELS', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'build_app', 'launch']
@@ -30,8 +31,7 @@ def open_upload(path, max_pixels=MAX_PIXELS):
                 raise AppError(f'the image is {w}x{h} ({w*h/1e6:.1f} MP); this app takes up to {max_pixels/1e6:.1f} MP. '
                                'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
             return ImageOps.exif_transpose(im).copy()
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError) as e:
-        if isinstance(e, AppError): raise
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError):
         raise AppError(f'{Path(path).name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
 def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=256, overlap=32,
@@ -68,7 +68,7 @@ def build_app(models, max_pixels=MAX_PIXELS):
                 task = gr.Dropdown(tasks, value=tasks[0], label='task')
                 scale = gr.Dropdown([2, 3, 4], value=2, label='scale (superres)')
                 with gr.Row():
-                    side = gr.Dropdown(['left', 'right', 'top', 'bottom'], value='right', label='side (outpaint)')
+                    side = gr.Dropdown(SIDES, value='right', label='side (outpaint)')
                     amount = gr.Slider(0.05, 0.5, value=0.25, step=0.05, label='extend by (outpaint)')
                 button = gr.Button('Restore', variant='primary', elem_id='run')
                 gr.Markdown(f'Images up to {max_pixels/1e6:.1f} MP.')

@@ -196,7 +196,7 @@ def cmd_fid(a):
     if a.json: atomic_write_text(a.json, json.dumps(dict(res, a=a.a, b=a.b, classifier=a.classifier), indent=1))
 
 def parser():
-    from .degradations import FILTERS, TASKS
+    from .degradations import FILTERS, SIDES, TASKS
     from .models import ARCHS, PRESETS
     task_help = (f'restoration task: {", ".join(TASKS)}; several joined by + (e.g. real+superres), parameters as '
                  'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see the README')
@@ -292,7 +292,7 @@ def parser():
     rs.add_argument('--model', help='run folder of `superres train --task ...`, or its model.pth (default: the shipped x2 superres model)')
     rs.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG masks '
                     '(as `superres degrade` writes); only a fill=gray model takes images with gray holes and no mask')
-    rs.add_argument('--side', choices=['left', 'right', 'top', 'bottom'], help='outpaint: the side to extend (default right)')
+    rs.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
     rs.add_argument('--amount', type=_positive(float), help='outpaint: how much to extend, as a fraction of the size (default 0.25)')
     _add_tiling(rs)
     _add_trust(rs)

@@ -378,14 +378,14 @@ def paired_dls(data=None, degradation='superres', size=64, classes=None, per_cla
         splitter, pad = RandomSplitter(valid_pct, seed=seed), 0
     stats = image_stats([files[i] for i in splitter(files)[0]])
     tfms = ([CropPad(size + 2*pad)] if pad else []) + [RandomCrop(size)] + ([FlipItem(0.5)] if augment else [])
+    degradation = None if degradation is None else parse_degradation(degradation)
     if degradation is not None: tfms.append(Degrade(degradation))
     batch = [RandomErase(mean=stats[0], std=stats[1], types=TensorImageLR)] if erase else []
     dblock = DataBlock(blocks=(ImageBlock(PILImageLR), ImageBlock), get_items=lambda _: files, get_x=noop, get_y=noop,
                        splitter=splitter, item_tfms=tfms, batch_tfms=batch)
     if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
     dls = dblock.dataloaders(data, bs=bs, num_workers=num_workers, **kwargs)
-    dls.stats, dls.degradation = stats, tfms[-1].degradation if degradation is not None else None
-    dls.scale = dls.degradation.scale if degradation is not None else 1
+    dls.stats, dls.degradation, dls.scale = stats, degradation, 1 if degradation is None else degradation.scale
     return dls
 
 def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 __all__ = ['FILTERS', 'degrade_sr', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
-           'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation', 'degradation_spec',
-           'FILLS', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'extend_canvas', 'GRAY']
+           'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation',
+           'FILLS', 'SIDES', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'extend_canvas', 'GRAY']
 
 FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
            'lanczos': Image.LANCZOS}
@@ -119,11 +119,19 @@ class Grayscale(Degradation):
 
 FILLS = ('smooth', 'gray')
 
+def _pixels(img, mask):
+    "An RGB image as a float 1x3xHxW tensor on the 0-255 scale, and its mask (white = missing) as 1x1xHxW booleans."
+    import torch
+    return (torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None],
+            torch.from_numpy(np.asarray(mask) > 127)[None, None])
+
+def _image(x): return Image.fromarray(x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+
 def smooth_fill(img, mask):
     "Fill masked pixels from a pyramid of masked averages (push-pull): smooth, milliseconds, any hole size."
     import torch, torch.nn.functional as F
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
-    w = torch.from_numpy(np.asarray(mask) <= 127).float()[None, None]
+    x, missing = _pixels(img, mask)
+    w = (~missing).float()
     if w.all(): return img
     levels = [(x, w)]
     while min(x.shape[-2:]) > 1 and not (w > 0).all():
@@ -133,7 +141,7 @@ def smooth_fill(img, mask):
     filled = torch.where(w > 0, x, torch.full_like(x, GRAY[0]))  # an all-masked image stays gray
     for x, w in reversed(levels[:-1]):
         filled = w * x + (1 - w) * F.interpolate(filled, size=x.shape[-2:], mode='bilinear', align_corners=False)
-    return Image.fromarray(filled[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+    return _image(filled)
 
 def fill_holes(img, mask, how='smooth'):
     "Masked pixels (white) filled `smooth` (push-pull from their surroundings) or `gray`, as the model's input shows holes."
@@ -145,14 +153,13 @@ def fill_holes(img, mask, how='smooth'):
 def diffusion_fill(img, mask, iters=400):
     "Fill masked pixels by repeated averaging of their neighbours: the classic inpainting baseline when OpenCV is absent."
     import torch, torch.nn.functional as F
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
-    m = torch.from_numpy(np.asarray(mask) > 127)[None, None]
+    x, m = _pixels(img, mask)
     if not m.any(): return img
     known = (~m).float()
     x = torch.where(m, (x * known).sum((2, 3), keepdim=True) / known.sum().clamp(min=1), x)  # start from the mean colour
     k = torch.tensor([[0., 1, 0], [1, 0, 1], [0, 1, 0]]).div(4).expand(3, 1, 3, 3)
     for _ in range(iters): x = torch.where(m, F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), k, groups=3), x)
-    return Image.fromarray(x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+    return _image(x)
 
 def _inpaint_baselines():
     "Telea's method where OpenCV is installed, else diffusion."
@@ -311,5 +318,3 @@ def parse_degradation(spec):
         try: parts.append(TASKS[name](**kw))
         except TypeError as e: raise ValueError(f'{name}: bad parameter in {part!r} ({e})') from None
     return parts[0] if len(parts) == 1 else Chain(*parts)
-
-def degradation_spec(spec): return parse_degradation(spec).spec

@@ -18,7 +18,7 @@ def export_onnx(model, dest, example_size=64):
     dims = {0: Dim('batch', min=1, max=1024), 2: Dim('height', min=8, max=16384), 3: Dim('width', min=8, max=16384)}
     with torch.no_grad():
         program = torch.onnx.export(model, (x,), dynamo=True, input_names=['image'], output_names=['output'],
-                                    dynamic_shapes=({k: v for k, v in dims.items()},), verbose=False)
+                                    dynamic_shapes=(dims,), verbose=False)
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {'superres_config': json.dumps(getattr(model, 'config', {}))})
     dest = Path(dest)

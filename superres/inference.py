@@ -173,7 +173,8 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32, progress=None):
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
     for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap, progress)
     if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
-    return _with_alpha(_from_tensor(x, _out_mode(img), peak), alpha and alpha.resize(target, Image.BICUBIC)), notes
+    if alpha is not None: alpha = alpha.resize(target, Image.BICUBIC)
+    return _with_alpha(_from_tensor(x, _out_mode(img), peak), alpha), notes
 
 def _with_alpha(out, alpha):
     if alpha is None: return out
@@ -263,11 +264,12 @@ def _mask_for(mask, src):
     if not m.is_file(): raise FileNotFoundError(f'no mask {m} for {src}')
     with Image.open(m) as im: return ImageOps.exif_transpose(im).convert('L')
 
-def restore_files(model, inputs, out_dir, overwrite=False, mask=None, **kwargs):
+def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=256, overlap=32, **kwargs):
     "Restore images and folders by the model's task (upscale, ...) into `out_dir`; `mask`: a mask file or folder of them."
-    _check_tiling(kwargs.get('tile', 256), kwargs.get('overlap', 32))
+    _check_tiling(tile, overlap)
     def restore(img, i, src):
-        out, notes = restore_image(model, img, **kwargs, **({'mask': _mask_for(mask, src)} if mask is not None else {}))
+        masked = {} if mask is None else {'mask': _mask_for(mask, src)}
+        out, notes = restore_image(model, img, tile=tile, overlap=overlap, **kwargs, **masked)
         return out, notes, None
     return map_images(restore, inputs, out_dir, overwrite)
 
