@@ -20,7 +20,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[c['lib_path'], f"{c['lib_path']}.*"]),
     include_package_data=True,
     install_requires=c['requirements'].split(),
-    extras_require={k: c[f'{k}_requirements'].split() for k in ('app', 'onnx', 'dev')},
+    extras_require={k: c[f'{k}_requirements'].split() for k in ('app', 'onnx', 'distributed', 'dev')},
     entry_points={'console_scripts': c['console_scripts'].split()},
     zip_safe=False,
 )

@@ -3,7 +3,7 @@ the reference recipe in plain PyTorch (per-item PIL, step-2 model, fp32) vs supe
 
     python bench/classify_budget.py --data ../shared/data/tiny-imagenet-200.zip --budget 600 [--only superres]
 """
-import argparse, json, math, sys, time
+import argparse, json, time
 from pathlib import Path
 
 import torch
@@ -12,7 +12,6 @@ from torch.utils.data import DataLoader, Dataset
 import torchvision.transforms as T
 
 from superres.data import TinyImageNet, find_tiny_imagenet, load_rgb
-from superres.learner import train_classifier
 from superres.models import classifier
 
 REF_MEAN, REF_STD = (0.47565, 0.40303, 0.31555), (0.28858, 0.24402, 0.26615)
@@ -57,33 +56,34 @@ def run_reference(root, classes, budget, bs=512, lr=3e-2):
             if sched and steps >= total: break
         else: continue
         break
-    train_time = time.perf_counter() - start
     acc = evaluate(model, vdl)
     return dict(name='reference (plain PyTorch, step2, fp32, per-item PIL)', val_acc=acc, steps=steps,
                 epochs=seen/len(tr), train_imgs_per_s=seen/sum(step_times), wall_s=time.perf_counter() - start)
 
-def run_superres(root, classes, budget, out, pipeline='datablock', progressive=False, data_arg=None):
-    "superres's CPU recipe through fastai: cpu preset, bf16 + channels_last, pre-decoded data, one-cycle sized to the budget."
+CPU_RECIPE = ['--preset', 'cpu', '--bs', '128', '--lr', '6e-3', '--no-trivial-augment', '--erase', '0', '--seed', '0']
+
+def run_superres(data, classes, budget, out, extra=()):
+    "superres's CPU recipe, run through its own CLI in this process: the printed command is exactly what ran."
+    from superres.cli import main
+    args = ['classify', 'train', '--data', str(data), '--classes', str(classes), '--budget', str(budget), *CPU_RECIPE, *extra, '--out', str(out)]
     start = time.perf_counter()
-    learn = train_classifier(out, data=root, preset='cpu', classes=classes, budget=budget, bs=128, lr=3e-3,
-                             pipeline=pipeline, progressive=progressive, seed=0)
+    main(args)
     wall = time.perf_counter() - start
     m = json.loads((Path(out)/'metrics.json').read_text())
-    return dict(name=f'superres (fastai, cpu preset, bf16+channels_last, {pipeline} pipeline)', val_acc=m['accuracy'],
-                epochs=m['epochs'], train_imgs_per_s=m['train_imgs_per_s'], wall_s=wall,
-                command=f'superres classify train --data {data_arg or root} --preset cpu --classes {classes} --budget {budget} '
-                        f'--bs 128 --lr 3e-3 --pipeline {pipeline} {"--progressive " if progressive else ""}--seed 0 --out {out}')
+    return dict(name='superres CPU recipe (fastai, cpu preset, bf16 + channels-last, decoded pipeline)', val_acc=m['accuracy'],
+                top5=m['top5_accuracy'], epochs=m['epochs'], train_imgs_per_s=m['train_imgs_per_s'], wall_s=wall,
+                command='superres ' + ' '.join(args))
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data'); p.add_argument('--budget', type=float, default=600); p.add_argument('--classes', type=int, default=20)
     p.add_argument('--only', choices=['reference', 'superres']); p.add_argument('--out', default='runs/bench-classify')
-    p.add_argument('--pipeline', choices=['datablock', 'decoded'], default='datablock'); p.add_argument('--progressive', action='store_true')
+    p.add_argument('--extra', default='', help='more `classify train` options for the superres side, e.g. "--progressive"')
     a = p.parse_args()
     root = find_tiny_imagenet(a.data)
     torch.set_num_threads(torch.get_num_threads())
     rows = []
-    if a.only != 'reference': rows.append(run_superres(root, a.classes, a.budget, a.out, a.pipeline, a.progressive, a.data)); print(json.dumps(rows[-1]), flush=True)
+    if a.only != 'reference': rows.append(run_superres(a.data or root, a.classes, a.budget, a.out, a.extra.split())); print(json.dumps(rows[-1]), flush=True)
     if a.only != 'superres': rows.append(run_reference(root, a.classes, a.budget)); print(json.dumps(rows[-1]), flush=True)
     if len(rows) == 2:
         print(f"accuracy ratio superres/reference: {rows[0]['val_acc']/max(rows[1]['val_acc'],1e-9):.2f}; "

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from fastcore.basics import store_attr
 from fastai.data.block import CategoryBlock, DataBlock
+from fastai.data.core import DataLoaders, TfmdDL
 from fastai.data.transforms import FuncSplitter
 from fasttransform import Transform
 from fastai.vision.augment import CropPad, FlipItem, RandomCrop, RandTransform, Resize
@@ -15,12 +16,14 @@ from fastai.vision.data import ImageBlock
 from PIL import Image
 from torchvision.transforms import TrivialAugmentWide
 
+from .augment import BatchPadCropFlip, BatchTrivialAugment, RandomErase
+from .cache import decode_into, decoded_cache
 from .degradations import Downscale, parse_degradation
 from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
-           'TinyImageNet', 'load_rgb', 'find_bad_images', 'PILImageRGB', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'RandomErase', 'classification_dblock',
-           'classification_dls', 'BatchPadCropFlip', 'decode_images', 'ImageArrays', 'decoded_dls', 'show_batch_png',
+           'TinyImageNet', 'load_rgb', 'find_bad_images', 'PILImageRGB', 'image_peak', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'classification_dblock',
+           'classification_dls', 'ImageArrays', 'ArrayDL', 'DecodedDataLoaders', 'decoded_images', 'decoded_dls', 'show_batch_png',
            'PILImageLR', 'TensorImageLR', 'Degrade', 'is_tiny_imagenet', 'paired_dls', 'sr_dls']
 
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
@@ -195,11 +198,15 @@ class PILImageRGB(PILImage):
     def create(cls, fn:Path|str|torch.Tensor|np.ndarray|bytes|Image.Image, **kwargs):
         return cls(load_rgb(fn)) if isinstance(fn, (str, Path)) else super().create(fn, **kwargs)
 
+def image_peak(img):
+    "The maximum pixel value of a PIL image's mode: 65535 for 16-bit ones, else 255."
+    return 65535. if img.mode.startswith('I') else 255.
+
 def image_to_tensor(img):
     "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
     a = np.asarray(img)
-    peak = 65535. if a.dtype == np.uint16 or img.mode.startswith('I') else 255.
-    t = torch.from_numpy(a.astype(np.float32) / peak)
+    peak = 65535. if a.dtype == np.uint16 else image_peak(img)
+    t = torch.from_numpy(a.astype(np.float32)).div_(peak)  # in place: one float copy of a large image, not two
     return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
 
 def image_stats(files, n=2000, seed=0):
@@ -221,109 +228,77 @@ class TrivialAugment(RandTransform):
         self.tfm = TrivialAugmentWide(**kwargs)
     def encodes(self, x: PILImage): return type(x)(self.tfm(x))
 
-class RandomErase(RandTransform):
-    "Per-image random erasing on a batch in [0,1]; the fill matches N(0,1) after the model's own normalisation."
-    order, split_idx = 100, 0
-    def __init__(self, p=0.25, max_area=0.25, mean=(0.5,)*3, std=(0.25,)*3, types=TensorImage):
-        super().__init__(p=1.)
-        store_attr('max_area,types')
-        self.erase_p, self.mean, self.std = p, torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
-
-    def encodes(self, x: TensorImage):
-        if not isinstance(x, self.types): return x
-        return type(x)(erase_rects(x, self.erase_p, self.max_area, self.mean.to(x), self.std.to(x)))
-
-def erase_rects(x, p, max_area, mean, std):
-    "Erase one random rectangle per image of `x` with probability `p`, each its own size and place."
-    b, _, h, w = x.shape
-    dev = x.device
-    area = torch.empty(b, device=dev).uniform_(0.02, max_area) * h * w
-    ratio = torch.exp(torch.empty(b, device=dev).uniform_(np.log(0.3), np.log(3.3)))
-    eh = (area * ratio).sqrt().round().clamp(1, h).long()
-    ew = (area / ratio).sqrt().round().clamp(1, w).long()
-    top = (torch.rand(b, device=dev) * (h - eh + 1)).long()
-    left = (torch.rand(b, device=dev) * (w - ew + 1)).long()
-    rows, cols = torch.arange(h, device=dev)[None], torch.arange(w, device=dev)[None]
-    in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
-    in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
-    mask = (in_rows[:, :, None] & in_cols[:, None, :]) & (torch.rand(b, device=dev) < p)[:, None, None]
-    noise = (mean + std * torch.randn_like(x)).clamp(0, 1)
-    return torch.where(mask[:, None], noise, x)
-
-def classification_tfms(size=64, augment=True):
+def classification_tfms(size=64, augment=True, trivial_augment=True):
     "Item transforms: pad + random crop and flip, then TrivialAugment; the validation set only gets resized."
     tfms = [] if size == 64 else [Resize(size)]
-    if augment: tfms += [CropPad(size + 2*max(1, size//16)), RandomCrop(size), FlipItem(0.5), TrivialAugment()]
+    if augment: tfms += [CropPad(size + 2*max(1, size//16)), RandomCrop(size), FlipItem(0.5)] + ([TrivialAugment()] if trivial_augment else [])
     return tfms
 
-def classification_dblock(tin, size=64, augment=True, stats=None):
+def classification_dblock(tin, size=64, augment=True, stats=None, trivial_augment=True, erase=0.25):
     "A DataBlock of (image, wnid) over a `TinyImageNet` subset; erasing uses the data's own `stats`."
-    erase = [RandomErase(mean=stats[0], std=stats[1])] if augment and stats else []
+    erase = [RandomErase(erase, mean=stats[0], std=stats[1])] if augment and stats and erase else []
     return DataBlock(blocks=(ImageBlock(PILImageRGB), CategoryBlock(vocab=tin.wnids)), get_items=lambda _: tin.items(),
-                     get_y=tin, splitter=FuncSplitter(is_val), item_tfms=classification_tfms(size, augment),
+                     get_y=tin, splitter=FuncSplitter(is_val), item_tfms=classification_tfms(size, augment, trivial_augment),
                      batch_tfms=erase)
 
-def classification_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True,
-                       num_workers=None, skip_bad=False, **kwargs):
+def classification_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True,
+                       erase=0.25, num_workers=None, skip_bad=False, **kwargs):
     "DataLoaders for Tiny ImageNet classification and the data's normalisation stats."
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
-    dblock = classification_dblock(tin, size=size, augment=augment, stats=stats)
+    dblock = classification_dblock(tin, size=size, augment=augment, stats=stats, trivial_augment=trivial_augment, erase=erase)
     if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
     dls = dblock.dataloaders(tin.root, bs=bs, num_workers=num_workers, **kwargs)
     dls.tin, dls.stats = tin, stats
     return dls
 
-class BatchPadCropFlip(RandTransform):
-    "Pad + random crop and horizontal flip on a batch, drawn per image and shared by every image tensor of the tuple."
-    order, split_idx = 20, 0
-    def __init__(self, pad=4, p_flip=0.5):
-        super().__init__(p=1.)
-        store_attr()
-    def before_call(self, b, split_idx):
-        x = b[0] if isinstance(b, tuple) else b
-        n, _, h, w = x.shape
-        self.top, self.left = (torch.randint(0, 2*self.pad + 1, (2, n), device=x.device))
-        self.flip = torch.rand(n, device=x.device) < self.p_flip
-    def encodes(self, x: TensorImage):
-        n, _, h, w = x.shape
-        xp = torch.nn.functional.pad(x, [self.pad]*4)
-        rows = (self.top[:, None] + torch.arange(h, device=x.device))[:, :, None]
-        cols = self.left[:, None] + torch.arange(w, device=x.device)
-        cols = torch.where(self.flip[:, None], cols.flip(1), cols)[:, None, :]
-        out = xp.permute(0, 2, 3, 1)[torch.arange(n, device=x.device)[:, None, None], rows, cols]
-        return type(x)(out.permute(0, 3, 1, 2).contiguous())
-
-def decode_images(files, size=64):
-    "Decode `files` once into one uint8 tensor, so training never touches JPEG or PIL again."
-    out = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
-    for i, f in enumerate(files):
-        im = load_rgb(f)
-        if im.size != (size, size): im = im.resize((size, size), Image.BICUBIC)
-        out[i] = torch.from_numpy(np.array(im)).permute(2, 0, 1)
-    return out
-
 class ImageArrays:
-    "Images held as one uint8 tensor plus labels; `split_idx` tells random transforms train (0) from valid (1)."
-    def __init__(self, x, y, split_idx): self.x, self.y, self.split_idx = x, y, split_idx
+    "Images as one uint8 array (in memory or memory-mapped) plus labels; `split_idx` 0 marks the training set."
+    def __init__(self, x, y, split_idx): self.x, self.y, self.split_idx = x, np.asarray(y), split_idx
     def __len__(self): return len(self.x)
-    def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
+    def __getitem__(self, i): return self.batch([i])
     def new_empty(self): return type(self)(self.x[:0], self.y[:0], self.split_idx)
+    def batch(self, idxs):
+        "One fancy-indexed read per batch, in file order (kind to a memory map); the loader already shuffled which."
+        idxs = np.sort(np.asarray(idxs))
+        return TensorImage(torch.from_numpy(np.ascontiguousarray(self.x[idxs]))), TensorCategory(torch.from_numpy(self.y[idxs]))
 
-def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, device=None, skip_bad=False):
-    "Classification DataLoaders over pre-decoded uint8 tensors with per-image crop/flip/erase on whole batches."
-    from fastai.data.core import DataLoaders, TfmdDL
+class ArrayDL(TfmdDL):
+    "A fastai loader over `ImageArrays` that reads each batch with one indexed read instead of item by item."
+    def create_item(self, i): return 0 if i is None else i  # fastai probes with None to learn the batch types
+    def create_batch(self, idxs): return self.dataset.batch(idxs)
+
+def _load_any(o): return o.convert('RGB') if isinstance(o, Image.Image) else load_rgb(o)
+
+class DecodedDataLoaders(DataLoaders):
+    "DataLoaders over decoded arrays whose `test_dl` decodes new images the same way, so an exported learner still predicts on files."
+    def test_dl(self, test_items, rm_type_tfms=None, with_labels=False, **kwargs):
+        size = self.valid.dataset.x.shape[-1]
+        x = decode_into(np.empty((len(test_items), 3, size, size), np.uint8), test_items, _load_any, size, progress=False)
+        return self.valid.new(ImageArrays(x, np.zeros(len(x), np.int64), 1), **kwargs)
+
+def decoded_images(files, size=64, cache=True, progress=True):
+    "`files` decoded to (n, 3, size, size) uint8: memory-mapped from the on-disk cache (built once), or in memory."
+    if not cache: return decode_into(np.empty((len(files), 3, size, size), np.uint8), files, load_rgb, size, progress)
+    return decoded_cache(files, load_rgb, cache_dir()/'decoded', size=size, progress=progress)
+
+def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True, erase=0.25,
+                device=None, skip_bad=False, cache=True, progress=True):
+    "Classification DataLoaders over pre-decoded uint8 images: crop/flip, TrivialAugment and erasing per image on whole batches."
     from fastai.data.transforms import IntToFloatTensor
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
     vocab = {w: i for i, w in enumerate(tin.wnids)}
-    def dataset(files, split_idx):
-        return ImageArrays(decode_images(files, size), torch.tensor([vocab[tin.label(f)] for f in files]), split_idx)
-    tfms = [IntToFloatTensor()] + ([BatchPadCropFlip(max(1, size//16)), RandomErase(mean=stats[0], std=stats[1])] if augment else [])
-    loader = dict(bs=bs, device=device, num_workers=0)  # batches are slices of memory: worker processes only add cost
-    train = TfmdDL(dataset(tin.train_files(), 0), shuffle=True, drop_last=True, after_batch=tfms, **loader)
-    valid = TfmdDL(dataset(tin.val_files(), 1), after_batch=[IntToFloatTensor()], **loader)
-    dls = DataLoaders(train, valid, device=device)
+    def loader(files, split_idx, tfms, **kwargs):
+        ds = ImageArrays(decoded_images(files, size, cache, progress), [vocab[tin.label(f)] for f in files], split_idx)
+        # batches are slices of one array: worker processes would only add cost
+        return ArrayDL(ds, bs=bs, after_batch=tfms, device=device,
+                      num_workers=0, **kwargs)
+    aug = ([BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])) if augment else []
+    erasing = [RandomErase(erase, mean=stats[0], std=stats[1])] if augment and erase else []
+    train = loader(tin.train_files(), 0, aug + [IntToFloatTensor()] + erasing, shuffle=True, drop_last=True)
+    valid = loader(tin.val_files(), 1, [IntToFloatTensor()])
+    dls = DecodedDataLoaders(train, valid, device=device)
     dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
     return dls
 

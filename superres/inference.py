@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .data import image_to_tensor
+from .data import image_peak, image_to_tensor
 from .degradations import FILTERS, extend_canvas, parse_degradation
 from .learner import load_model
 from .models import takes_lr
@@ -127,7 +127,7 @@ def refine(model, img, tile=256, overlap=32, bs=4, progress=None):
             out[:, y*s:(y+th)*s, x*s:(x+tw)*s] += p * wt
             weight[:, y*s:(y+th)*s, x*s:(x+tw)*s] += wt
         if progress is not None: progress(i + len(group), len(boxes))
-    return out / weight
+    return out.div_(weight)
 
 def _restore(model, lr, size, tile=256, overlap=32, progress=None):
     "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
@@ -136,13 +136,33 @@ def _restore(model, lr, size, tile=256, overlap=32, progress=None):
         return refine(model, lr, max(tile // s, 2 * (overlap // s) + 1), overlap // s, progress=progress)
     return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap, progress=progress)
 
-def _from_tensor(t, mode, peak):
-    "Back to a PIL image of the original mode (gray modes from the mean of the channels)."
-    t = t.clamp(0, 1)
-    if mode in ('RGB',): return Image.fromarray((t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
-    g = t.mean(0).numpy()
-    if peak > 255: return Image.fromarray((g * peak + 0.5).astype(np.uint16))
-    return Image.fromarray((g * 255 + 0.5).astype(np.uint8), 'L')
+def _to_array(t, mode, peak):
+    "A [0,1] CHW tensor as the pixel array of `mode` (gray modes from the mean of the channels)."
+    if mode == 'RGB': return t.clamp(0, 1).mul_(255).add_(0.5).permute(1, 2, 0).numpy().astype(np.uint8)
+    return t.mean(0).clamp_(0, 1).mul_(peak if peak > 255 else 255).add_(0.5).numpy().astype(np.uint16 if peak > 255 else np.uint8)
+
+def _from_tensor(t, mode, peak): return Image.fromarray(_to_array(t, mode, peak))
+
+STRIP_ROWS = 256
+
+def _image_rows(img):
+    "Rows [a, b) of a PIL image as a [0,1] float CHW tensor, converted only when asked for."
+    return lambda a, b: image_to_tensor(img.crop((0, a, img.width, b)))[0]
+
+def _restore_in_strips(model, rows, in_size, out_size, mode, tile=256, overlap=32, progress=None, strip=STRIP_ROWS, peak=255.):
+    "One model pass over input `rows(a, b)` strip by strip, pasted into the output image: memory grows with the output image's bytes, not with float copies of it."
+    (_, h), (ow, oh) = in_size, out_size
+    s = oh / h
+    out, starts = None, list(range(0, h, strip))
+    for k, a in enumerate(starts):
+        b = min(h, a + strip)
+        a0, b0 = max(0, a - overlap), min(h, b + overlap)  # context rows, cut off again after the pass
+        step = None if progress is None else (lambda i, n, k=k: progress(k * n + i, len(starts) * n))
+        y = _restore(model, rows(a0, b0), (ow, round((b0 - a0) * s)), tile, overlap, step)
+        part = Image.fromarray(_to_array(y[:, round((a - a0) * s):round((b - a0) * s)], mode, peak))
+        if out is None: out = Image.new(part.mode, (ow, oh))
+        out.paste(part, (0, round(a * s)))
+    return out
 
 def pil_bicubic(x, size):
     "PIL's bicubic resize (antialiased when shrinking) of a float CHW tensor, channel by channel without rounding."
@@ -164,17 +184,20 @@ def upscale_image(model, img, scale=None, tile=256, overlap=32, progress=None):
     img, alpha = _split_alpha(ImageOps.exif_transpose(img))
     mscale = model.config.get('scale', 2)
     scale = scale or mscale
-    notes = []
-    x, peak = image_to_tensor(img)
+    notes, peak = [], image_peak(img)
     target = (round(img.width * scale), round(img.height * scale))
     passes = 1
     while mscale ** passes < scale - 1e-9: passes += 1
     if passes > 1 or abs(mscale ** passes - scale) > 1e-9:
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if abs(mscale ** passes - scale) > 1e-9 else ''))
-    for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap, progress)
-    if tuple(x.shape[-2:][::-1]) != target: x = pil_bicubic(x, target)
+    if passes == 1 and (img.width * mscale, img.height * mscale) == target:  # the common case, in bounded memory
+        out = _restore_in_strips(model, _image_rows(img), img.size, target, _out_mode(img), tile, overlap, progress, peak=peak)
+    else:
+        x = image_to_tensor(img)[0]
+        for _ in range(passes): x = _restore(model, x, (x.shape[-1] * mscale, x.shape[-2] * mscale), tile, overlap, progress)
+        out = _from_tensor(pil_bicubic(x, target) if tuple(x.shape[-2:][::-1]) != target else x, _out_mode(img), peak)
     if alpha is not None: alpha = alpha.resize(target, Image.BICUBIC)
-    return _with_alpha(_from_tensor(x, _out_mode(img), peak), alpha), notes
+    return _with_alpha(out, alpha), notes
 
 def _with_alpha(out, alpha):
     if alpha is None: return out
@@ -195,14 +218,14 @@ def restore_image(model, img, scale=None, tile=256, overlap=32, progress=None, *
     if scale not in (None, 1): raise ValueError(f'this model restores {deg.name} at the same size: --scale is for superres models')
     img, alpha = _split_alpha(ImageOps.exif_transpose(img))
     mode = 'RGB' if deg.name == 'colorize' else _out_mode(img)
-    x, peak = image_to_tensor(img)
-    rgb = Image.fromarray((x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), 'RGB')
+    peak = image_peak(img)
+    rgb = img.convert('RGB') if peak == 255 else _from_tensor(image_to_tensor(img)[0], 'RGB', peak)
     prepared = deg.prepare(rgb, **inputs)
-    out = refine(model, image_to_tensor(prepared)[0], tile, overlap, progress=progress)
+    out = _restore_in_strips(model, _image_rows(prepared), prepared.size, prepared.size, mode, tile, overlap, progress, peak=peak)
     if alpha is not None and prepared.size != img.size:  # outpainted: the new strip is opaque
         alpha = extend_canvas(alpha, inputs.get('side', 'right'), inputs.get('amount', 0.25), 255)[0]
     notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
-    return _with_alpha(_from_tensor(out, mode, peak), alpha), notes
+    return _with_alpha(out, alpha), notes
 
 def save_like(out, src_info, dest):
     "Save `out` atomically, carrying the source's ICC profile and EXIF (orientation already applied)."

@@ -20,6 +20,7 @@ from fastai.torch_core import find_bs
 
 from .data import classification_dls, decoded_dls
 from .degradations import Chain, Downscale, parse_degradation
+from .distributed import data_parallel, from_main_process, is_main_process, main_process_first
 from .files import atomic_path, atomic_write_text, save_figure
 from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
@@ -55,6 +56,7 @@ class CSVHistory(Callback):
         if _skipped(self): return
         self.names = list(self.recorder.metric_names)
         self.rows.append([str(v) for v in self.recorder.log])
+        if not is_main_process(): return  # one writer when data-parallel
         text = '\n'.join(','.join(r) for r in [self.names, *self.rows]) + '\n'
         atomic_write_text(self.fname, text)
 
@@ -67,12 +69,13 @@ class Checkpoint(Callback):
     def after_batch(self):
         if self.training: self.steps += 1
     def after_epoch(self):
-        if _skipped(self): return
-        save_model(self.learn.model, self.out/'model.pth')
+        if _skipped(self) or not is_main_process(): return
+        model = getattr(self.learn.model, 'module', self.learn.model)  # unwrapped when data-parallel
+        save_model(model, self.out/'model.pth')
         opt = self.learn.opt.state_dict()  # `L`s and numpy scalars become plain types: the file loads with weights_only=True
         plain = lambda d: {k: v.item() if hasattr(v, 'item') and not torch.is_tensor(v) else v for k, v in d.items()}
         opt = dict(state=[plain(st) for st in opt['state']], hypers=[plain(h) for h in opt['hypers']])
-        state = dict(model=self.learn.model.state_dict(), opt=opt, phase=self.phase,
+        state = dict(model=model.state_dict(), opt=opt, phase=self.phase,
                      epoch=self.epoch + 1, n_epoch=self.n_epoch, steps=self.steps)
         with atomic_path(self.out/CHECKPOINT) as tmp: torch.save(state, tmp)
 
@@ -94,7 +97,7 @@ def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None):
         learn.create_opt()
         learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
         learn.resume_epoch = ckpt['epoch']
-    learn.fit_one_cycle(n_epoch, lr, cbs=cbs, start_epoch=learn.resume_epoch)
+    with data_parallel(learn): learn.fit_one_cycle(n_epoch, lr, cbs=cbs, start_epoch=learn.resume_epoch)
 
 def _history_rows(out, ckpt, done_before=0):
     "The CSV rows of the epochs a checkpoint had completed, so a resumed run's history is whole."
@@ -156,12 +159,13 @@ class TimeBudget(Callback):
     def before_epoch(self): self.epoch_start = time.perf_counter()
     def before_batch(self):
         if not self.training: return
-        self.pct = max(self.pct, min(1., (time.perf_counter() - self.start) / max(self.end - self.start, 1e-9)))
+        pct = from_main_process((time.perf_counter() - self.start) / max(self.end - self.start, 1e-9))  # ranks agree
+        self.pct = max(self.pct, min(1., pct))
         self.learn.pct_train = self.pct
     def after_epoch(self):
         "Re-plan the end to the last whole epoch that fits, judging by the epoch just run."
         now = time.perf_counter()
-        whole = int((self.start + self.seconds - now) // max(now - self.epoch_start, 1e-9))
+        whole = int(from_main_process((self.start + self.seconds - now) // max(now - self.epoch_start, 1e-9)))
         if whole < 1: raise CancelFitException()
         self.end = now + whole * (now - self.epoch_start)
 
@@ -223,7 +227,7 @@ def export_learner(learn, fname):
     return Path(fname)
 
 def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128,
-                     lr=3e-3, size=64, label_smoothing=0.1, precision='auto', augment=True, pipeline='datablock',
+                     lr=3e-3, size=64, label_smoothing=0.1, precision='auto', augment=True, trivial_augment=True, erase=0.25, pipeline='decoded',
                      progressive=False, max_epochs=1000, num_workers=None, seed=None, model_kwargs=None, resume=False,
                      skip_bad=False):
     "The whole recipe: data, learner, one-cycle (stretched over `budget` seconds if given), logs, plot and exports."
@@ -233,9 +237,11 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
     ckpt = load_checkpoint(out, budget) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     if pipeline not in ('datablock', 'decoded'): raise ValueError(f'pipeline must be datablock or decoded, not {pipeline!r}')
-    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment, skip_bad=skip_bad)
-    dls = (classification_dls(data, num_workers=num_workers, **subset) if pipeline == 'datablock'
-           else decoded_dls(data, **subset))
+    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment, trivial_augment=trivial_augment,
+                  erase=erase, skip_bad=skip_bad)
+    with main_process_first():  # rank 0 extracts and caches, the others reuse it
+        dls = (classification_dls(data, num_workers=num_workers, **subset) if pipeline == 'datablock'
+               else decoded_dls(data, **subset))
     learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
                                model_kwargs=model_kwargs, path=out)
     learn.model.config['size'] = size
@@ -244,7 +250,7 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
     cbs = [history, checkpoint, meter] + ([TimeBudget(budget)] if budget else [])
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))
     fit_phase(learn, max_epochs if budget else epochs, lr, cbs, ckpt=ckpt)
-    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps)
+    if is_main_process(): _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps)
     return learn
 
 def unet_splitter(model):
@@ -340,8 +346,9 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
     out.mkdir(parents=True, exist_ok=True)
     clf = load_classifier(classifier_path, trust_pickle) if classifier_path else None
     deg = task_degradation(task, scale, down, up, lr_input=restorer_config(arch).get('input') == 'lr')
-    dls = paired_dls(data, deg, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
-                     erase=erase, num_workers=num_workers, skip_bad=skip_bad)
+    with main_process_first():
+        dls = paired_dls(data, deg, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
+                         erase=erase, num_workers=num_workers, skip_bad=skip_bad)
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                              feature_layers=feature_layers, precision=precision, path=out)
     frozen = freeze_epochs if clf is not None and pretrained else 0
@@ -355,7 +362,8 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
         learn.unfreeze()
     cbs = [history, checkpoint, meter] + ([TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else [])
     fit_phase(learn, 1000 if budget else epochs, lr, cbs, phase=1, ckpt=ckpt)
-    show_results_png(learn, out/'results.png')
-    _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, arch=arch, loss=loss, task=deg.spec,
-                scale=deg.scale)
+    if is_main_process():
+        show_results_png(learn, out/'results.png')
+        _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, arch=arch, loss=loss,
+                    task=deg.spec, scale=deg.scale)
     return learn

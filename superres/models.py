@@ -99,7 +99,7 @@ def init_weights(m, leak=0.1):
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)): nn.init.kaiming_normal_(m.weight, a=leak)
 
 _ref = dict(nfs=(32, 64, 128, 256, 512, 1024), stem_ks=5, stem_stride=1)
-_cpu = dict(stem='conv', stem_ks=3, stem_stride=2, drop=0.1, preact=False, down_first=True)
+_cpu = dict(stem='conv', stem_ks=3, stem_stride=2, drop=0., preact=False, down_first=True)  # short CPU runs underfit: no dropout
 PRESETS = {
     'step1': dict(_ref, nbks=(1, 1, 1, 1, 1), stem='conv', drop=0.1, preact=False),
     'step2': dict(_ref, nbks=(3, 2, 2, 1, 1), stem='resblock', drop=0.2, preact=False),
@@ -129,7 +129,8 @@ def classifier_from_config(cfg):
     blk = partial(ResBlock, act=act, preact=preact)
     stem_args = dict(ks=cfg['stem_ks'], stride=cfg['stem_stride'])
     stem = blk(3, nfs[0], **stem_args) if cfg['stem'] == 'resblock' else conv(3, nfs[0], act=act, **stem_args)
-    stages = [res_blocks(n, nfs[i], nfs[i+1], stride=2, act=act, preact=preact, down_first=cfg['down_first'])
+    strides = cfg.get('strides') or (2,) * len(cfg['nbks'])
+    stages = [res_blocks(n, nfs[i], nfs[i+1], stride=strides[i], act=act, preact=preact, down_first=cfg['down_first'])
               for i, n in enumerate(cfg['nbks'])]
     final = [act(), nn.BatchNorm2d(nfs[-1])] if preact else []
     head = nn.Sequential(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(cfg['drop']),

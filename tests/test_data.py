@@ -7,7 +7,8 @@ import torch
 from fastai.vision.core import TensorImage
 from PIL import Image
 
-from superres.data import (BatchPadCropFlip, DataError, RandomErase, TinyImageNet, cache_dir, classification_dls,
+from superres.augment import BatchPadCropFlip, RandomErase
+from superres.data import (DataError, TinyImageNet, cache_dir, classification_dls,
                            decoded_dls, find_tiny_imagenet, image_stats, is_val, validate_tiny_imagenet)
 from conftest import N_TRAIN, N_VAL, wnid
 
@@ -160,7 +161,45 @@ def test_decoded_dls_matches_files(tiny_root):
     x, y = dls.train.one_batch()
     assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
     train = dls.train.dataset
-    raw = torch.stack([train.x[i] for i in range(len(train))]).float() / 255
+    raw = torch.from_numpy(np.asarray(train.x)).float() / 255
     batches = [dls.train.one_batch()[0].as_subclass(torch.Tensor) for _ in range(3)]
     unchanged = sum(any(torch.equal(b[j], r) for r in raw) for b in batches for j in range(len(b)))
     assert unchanged <= 2  # crop/flip/erase ran on the training set (a zero-offset unflipped crop is rare)
+
+def test_decoded_cache_built_once_and_rebuilt_when_stale(fresh_tiny, tmp_path, monkeypatch):
+    from superres import cache
+    from superres.data import load_rgb
+    files = sorted((fresh_tiny/'val'/'images').glob('*.JPEG'))[:5]
+    def pil(): return np.stack([np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in files])
+    decodes, decode = [], cache.decode_into
+    monkeypatch.setattr(cache, 'decode_into', lambda out, fs, *a, **k: decodes.append(len(fs)) or decode(out, fs, *a, **k))
+    def cached(): return cache.decoded_cache(files, load_rgb, tmp_path/'c', progress=False)
+    arr = cached()
+    assert isinstance(arr, np.memmap) and not arr.flags.writeable and np.array_equal(arr, pil()) and decodes == [5]
+    assert [p.name for p in (tmp_path/'c').iterdir() if p.name.startswith('.')] == []  # no temporary file left
+    assert np.array_equal(cached(), pil()) and decodes == [5]  # reused, not decoded again
+    Image.new('RGB', (64, 64), (255, 0, 0)).save(files[2])  # the source changes
+    assert np.array_equal(cached(), pil()) and decodes == [5, 5] and (cached()[2, 0] == 254).mean() > 0.9
+    npy = next((tmp_path/'c').glob('*.npy'))
+    with open(npy, 'r+b') as f: f.truncate(npy.stat().st_size - 100)  # a damaged cache file
+    assert np.array_equal(cached(), pil()) and decodes == [5, 5, 5]
+
+def test_interrupted_cache_build_leaves_nothing(fresh_tiny, tmp_path):
+    from superres.cache import decoded_cache
+    from superres.data import load_rgb
+    files = sorted((fresh_tiny/'val'/'images').glob('*.JPEG'))[:5]
+    def load(f):
+        if f == str(files[3]): raise KeyboardInterrupt
+        return load_rgb(f)
+    with pytest.raises(KeyboardInterrupt): decoded_cache(files, load, tmp_path/'c', progress=False)
+    assert list((tmp_path/'c').iterdir()) == []
+
+def test_decoded_pipeline_sees_the_same_data_as_the_pil_pipeline(tiny_root):
+    "Same images (decoded pixels) and labels in both pipelines, so switching pipeline changes speed, not data."
+    from superres.data import load_rgb
+    dec = decoded_dls(tiny_root, classes=4, bs=4, progress=False)
+    pil = classification_dls(tiny_root, classes=4, bs=4, num_workers=0)
+    for dl, files, items in ((dec.train, dec.tin.train_files(), pil.train.items), (dec.valid, dec.tin.val_files(), pil.valid.items)):
+        assert sorted(map(str, files)) == sorted(map(str, items))
+        assert np.array_equal(np.asarray(dl.dataset.x), np.stack([np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in files]))
+        assert [dec.vocab[i] for i in dl.dataset.y] == [pil.tin.label(f) for f in files]
