@@ -60,7 +60,7 @@ def run_reference(root, classes, budget, bs=512, lr=3e-2):
     return dict(name='reference (plain PyTorch, step2, fp32, per-item PIL)', val_acc=acc, steps=steps,
                 epochs=seen/len(tr), train_imgs_per_s=seen/sum(step_times), wall_s=time.perf_counter() - start)
 
-CPU_RECIPE = ['--preset', 'cpu', '--bs', '128', '--lr', '6e-3', '--no-trivial-augment', '--erase', '0', '--seed', '0']
+CPU_RECIPE = ['--preset', 'cpu', '--bs', '128', '--lr', '6e-3', '--no-trivial-augment', '--erase', '0', '--progressive', '--seed', '0']
 
 def run_superres(data, classes, budget, out, extra=()):
     "superres's CPU recipe, run through its own CLI in this process: the printed command is exactly what ran."

@@ -1,15 +1,16 @@
 """A local web app: drop an image, pick the task and scale, compare before and after with a slider, download the result."""
-import tempfile
+import os, shutil, signal, sys, tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
 from .degradations import SIDES
-from .inference import load_restorer, model_degradation, restore_image
+from .inference import OVERLAP, TILE, load_restorer, model_degradation, restore_image
 
-__all__ = ['MAX_PIXELS', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'build_app', 'launch']
+__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
 
 MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP, about a minute on 2 CPU cores
+MAX_UPLOAD_MB = 50.
 
 class AppError(ValueError):
     "A problem with what the user gave the app, in words they can act on."
@@ -34,7 +35,7 @@ def open_upload(path, max_pixels=MAX_PIXELS):
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError):
         raise AppError(f'{Path(path).name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
-def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=256, overlap=32,
+def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=TILE, overlap=OVERLAP,
                    **inputs):
     "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
     if path is None: raise AppError('no image yet: upload or drop one first')
@@ -51,16 +52,21 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
     status = f'{img.width}x{img.height} -> {out.width}x{out.height} ({task})' + (f'; {"; ".join(notes)}' if notes else '')
     return (before, out), str(dest), status
 
-def build_app(models, max_pixels=MAX_PIXELS):
-    "The Gradio Blocks UI around `models` (task name -> model)."
+def ram_folder():
+    "A private folder (mode 700) in RAM (/dev/shm, a tmpfs) where there is one, else in the temp dir: uploads never touch a disk."
+    shm = Path('/dev/shm')
+    return Path(tempfile.mkdtemp(prefix='superres-app-', dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+
+def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
+    "The Gradio Blocks UI around `models` (task name -> model); results go to `out_dir`."
     import gradio as gr
     def run(path, task, scale, side, amount, progress=gr.Progress()):
         try:
-            return restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount,
+            return restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount, out_dir=out_dir,
                                   progress=lambda done, total: progress(done / total, desc=f'tile {done}/{total}'))
         except AppError as e: raise gr.Error(str(e)) from None
     tasks = list(models)
-    with gr.Blocks(title='superres') as demo:
+    with gr.Blocks(title='superres', delete_cache=(300, 900)) as demo:  # uploads and results live 15 minutes at most
         gr.Markdown('# superres\nDrop an image, pick a task, compare before and after with the slider, download the result.')
         with gr.Row():
             with gr.Column():
@@ -79,7 +85,14 @@ def build_app(models, max_pixels=MAX_PIXELS):
         button.click(run, [upload, task, scale, side, amount], [slider, result, status])
     return demo
 
-def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1'):
-    "Serve the app on localhost until interrupted."
-    demo = build_app(load_models(model_paths, trust_pickle), max_pixels)
-    demo.queue().launch(server_name=host, server_port=port, inbrowser=False, show_api=False)
+def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1', max_upload_mb=MAX_UPLOAD_MB):
+    "Serve the app on localhost until interrupted; uploads and results stay in a private RAM folder, removed on exit."
+    folder = ram_folder()
+    os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so a terminated app still removes its folder
+    print(f'uploads and results stay in {folder} (removed on exit)', flush=True)
+    try:
+        demo = build_app(load_models(model_paths, trust_pickle), max_pixels, out_dir=folder)
+        demo.queue().launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
+                            max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads before reading them
+    finally: shutil.rmtree(folder, ignore_errors=True)

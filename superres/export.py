@@ -1,5 +1,5 @@
 """ONNX export of superres models, with any height and width, and running them back through ONNX Runtime."""
-import json
+import copy, json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ def export_onnx(model, dest, example_size=64):
     "Write `model` as ONNX (dynamic batch, height, width; its config in the metadata) atomically; returns the path."
     import onnx
     from torch.export import Dim
-    model = model.eval().float()
+    model = copy.deepcopy(model).eval().float().to(memory_format=torch.contiguous_format)  # channels-last weights pin the batch size
     x = torch.rand(1, 3, example_size, example_size)
     dims = {0: Dim('batch', min=1, max=1024), 2: Dim('height', min=8, max=16384), 3: Dim('width', min=8, max=16384)}
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """The web app: its functions directly, then the real thing in headless Chromium driven by Playwright."""
 import os, re, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def free_port():
 def app_url(tmp_path):
     port = free_port()
     log = open(tmp_path/'app.log', 'w')
-    proc = subprocess.Popen([sys.executable, '-m', 'superres', 'app', '--port', str(port), '--max-pixels', '50000'],
+    proc = subprocess.Popen([sys.executable, '-m', 'superres', 'app', '--port', str(port), '--max-pixels', '50000', '--max-upload-mb', '1'],
                             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED='False'))
     url = f'http://127.0.0.1:{port}/'
     try:
@@ -55,21 +56,24 @@ def app_url(tmp_path):
                 break
             except OSError: time.sleep(0.5)
         else: pytest.fail(f'the app did not start: {(tmp_path/"app.log").read_text()}')
-        yield url
+        yield url, proc, tmp_path/'app.log'
     finally:
         proc.terminate()
         proc.wait(30)
 
 def test_app_in_a_real_browser(app_url, tmp_path):
     exe = chromium()
+    url, proc, log = app_url
     from playwright.sync_api import expect, sync_playwright
     from matplotlib import cbook
     with Image.open(cbook.get_sample_data('grace_hopper.jpg')) as im: im.crop((150, 60, 350, 210)).save(tmp_path/'photo.jpg')
     photo(300, 200).save(tmp_path/'huge.png')
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (640, 640, 3), dtype=np.uint8)).save(tmp_path/'heavy.png')
+    assert 2**20 < (tmp_path/'heavy.png').stat().st_size < 2 * 2**20
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=['--no-sandbox'])
         page = browser.new_page(viewport={'width': 1280, 'height': 900})
-        page.goto(app_url)
+        page.goto(url)
         page.locator('#upload input[type=file]').set_input_files(str(tmp_path/'photo.jpg'))
         page.locator('#run').click()
         expect(page.locator('#status textarea')).to_have_value(re.compile(r'200x150 -> 400x300'), timeout=120_000)
@@ -83,4 +87,13 @@ def test_app_in_a_real_browser(app_url, tmp_path):
         page.locator('#upload input[type=file]').set_input_files(str(tmp_path/'huge.png'))
         page.locator('#run').click()
         expect(page.get_by_text(re.compile(r'300x200 \(0.1 MP\); this app takes up to 0.1 MP'))).to_be_visible(timeout=60_000)
+        page.reload()
+        page.locator('#upload input[type=file]').set_input_files(str(tmp_path/'heavy.png'))  # 1.2 MiB against a 1 MiB limit
+        expect(page.get_by_text(re.compile('exceed', re.I)).first).to_be_visible(timeout=60_000)
         browser.close()
+    folder = Path(re.search(r'uploads and results stay in (\S+)', log.read_text()).group(1))
+    if Path('/dev/shm').is_dir(): assert folder.parent == Path('/dev/shm')  # RAM, not disk
+    kept = [f.name for f in folder.rglob('*') if f.is_file()]
+    assert 'photo.jpg' in kept and 'photo_superres.png' in kept, kept  # the upload and the result, both in that folder
+    proc.terminate(); proc.wait(30)
+    assert not folder.exists()  # removed when the app stops

@@ -165,6 +165,26 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
     finally: os.umask(umask)
     assert (f.stat().st_mode & 0o777) == 0o644 and not list(tmp_path.glob('.a.txt.*'))
 
+def without_root_privileges():
+    "A command prefix under which file permissions apply even to root (tests here run as root, whom chmod does not stop)."
+    import os, shutil
+    if os.geteuid() != 0: return []
+    if not shutil.which('setpriv'): pytest.skip('running as root without setpriv (util-linux): cannot make a file unreadable')
+    return ['setpriv', '--bounding-set', '-dac_override,-dac_read_search']
+
+def test_unreadable_file_is_reported_and_the_rest_written(sr_model, tmp_path):
+    src = tmp_path/'in'; src.mkdir()
+    noise(20, 12).save(src/'good.png')
+    noise(20, 12).save(src/'locked.png')
+    (src/'locked.png').chmod(0)
+    cmd = [*without_root_privileges(), sys.executable, '-m', 'superres', 'upscale', str(src), '-o', str(tmp_path/'out'), '--model', str(sr_model)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    line = next(l for l in r.stderr.splitlines() if 'locked.png' in l)
+    assert 'FAILED' in line and 'permission denied' in line, line
+    assert '1 of 2 images failed' in r.stderr
+    assert Image.open(tmp_path/'out'/'good.png').size == (40, 24)
+
 PEAK_SCRIPT = '''
 import resource, sys, numpy as np, torch
 from PIL import Image
