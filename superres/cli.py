@@ -35,7 +35,7 @@ def _add_image_io(p, out):
                    'never overwritten)')
     p.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
 
-def _add_tiling(p):
+def _add_inference_options(p):
     from .inference import OVERLAP, TILE
     p.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size in pixels of the image the model reads (for x2 '
                    f'models working at low resolution, the input), bounds memory (default {TILE})')
@@ -301,7 +301,7 @@ def parser():
     up.add_argument('--model', help='run folder written by superres train, or its model.pth (default: the x2 model '
                     'shipped with superres)')
     up.add_argument('--scale', type=_positive(float), help='output scale (default: the model\'s own)')
-    _add_tiling(up)
+    _add_inference_options(up)
     _add_trust(up)
     up.set_defaults(func=cmd_upscale)
 
@@ -313,7 +313,7 @@ def parser():
                     '(as `superres degrade` writes); only a fill=gray model takes images with gray holes and no mask')
     rs.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
     rs.add_argument('--amount', type=_positive(float), help='outpaint: how much to extend, as a fraction of the size (default 0.25)')
-    _add_tiling(rs)
+    _add_inference_options(rs)
     _add_trust(rs)
     rs.set_defaults(func=cmd_restore)
 

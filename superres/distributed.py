@@ -51,12 +51,12 @@ def _trainer(**kwargs):
 
 @contextmanager
 def data_parallel(learn, sync_bn=True):
-    "Train `learn` data-parallel when launched as several processes (each rank a slice of every batch); a no-op otherwise. BatchNorm statistics are synchronised on GPUs; on CPUs each rank keeps its own until the end, when rank 0's are broadcast."
+    "Train `learn` data-parallel when launched as several processes, a no-op otherwise; on CPUs BatchNorm statistics are rank 0's at the end (SyncBatchNorm is GPU-only)."
     if not is_distributed():
         yield learn
         return
-    cuda = _state().distributed_type.name == 'MULTI_GPU'
-    trainer = _trainer(sync_bn=sync_bn and cuda, cpu=not torch.cuda.is_available())  # torch's SyncBatchNorm is GPU-only
+    on_gpu = _state().distributed_type.name == 'MULTI_GPU'
+    trainer = _trainer(sync_bn=sync_bn and on_gpu, cpu=not on_gpu)  # torch's SyncBatchNorm is GPU-only
     learn.add_cb(trainer)
     if not is_main_process(): learn.remove_cb(ProgressCallback)
     try: yield learn
