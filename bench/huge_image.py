@@ -7,7 +7,7 @@ run takes minutes, not hours; memory depends on the image size, not on the netwo
 import argparse, subprocess, sys
 
 RUN = '''
-import resource, sys, time, numpy as np, torch
+import sys, time, numpy as np, torch
 from PIL import Image
 from superres.inference import upscale_image, refine, _from_tensor
 from superres.models import restorer
@@ -15,7 +15,7 @@ w, h, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 torch.manual_seed(0)
 model = restorer('sr_resnet', nf=8, n_blocks=1).eval()
 img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8))
-kib = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kib = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])  # this process's peak RSS
 before, t = kib(), time.perf_counter()
 if path == 'strips': out = upscale_image(model, img)[0]
 else: out = _from_tensor(refine(model, torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float() / 255), 'RGB', 255)

@@ -1,4 +1,5 @@
 """Data-parallel training over processes and machines: HuggingFace accelerate launches, fastai's integration trains."""
+import atexit
 from contextlib import contextmanager, nullcontext
 
 import torch
@@ -22,7 +23,15 @@ def _state():
     "accelerate's process state; without CUDA it must be told to use the CPU, or it sees no distributed setup at all."
     try: from accelerate import PartialState
     except ImportError: raise RuntimeError('distributed training needs accelerate: pip install "superres[distributed]"') from None
-    return PartialState(cpu=not torch.cuda.is_available())
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if not getattr(_state, 'teardown', False): _state.teardown = atexit.register(_leave_together)
+    return state
+
+def _leave_together():
+    "At exit, wait for every rank (rank 0 writes the run folder last), then close the process group: a rank that leaves alone aborts."
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 def from_main_process(value):
     "Rank 0's `value` (a float) on every rank, so clock-driven decisions such as a time budget agree across ranks."

@@ -186,7 +186,7 @@ def test_unreadable_file_is_reported_and_the_rest_written(sr_model, tmp_path):
     assert Image.open(tmp_path/'out'/'good.png').size == (40, 24)
 
 PEAK_SCRIPT = '''
-import resource, sys, numpy as np, torch
+import sys, numpy as np, torch
 from PIL import Image
 from superres.inference import upscale_image, refine, _from_tensor
 from superres.models import restorer
@@ -194,15 +194,17 @@ torch.manual_seed(0)
 model = restorer('sr_resnet', nf=8, n_blocks=1).eval()
 img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8))
 upscale_image(model, img.crop((0, 0, 600, 600)))  # warm up the allocator and kernels
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_kib():  # this process's own high-water mark (ru_maxrss would include the parent's, inherited at fork)
+    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
+before = peak_kib()
 out = upscale_image(model, img)[0] if sys.argv[1] == 'strips' else _from_tensor(refine(model, torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float() / 255), 'RGB', 255)
 assert out.size == (8000, 6000)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 / (8000 * 6000 * 3))
+print((peak_kib() - before) * 1024 / (8000 * 6000 * 3))
 '''
 
 def test_huge_image_memory_is_bounded_by_the_output():
-    "A 4000x3000 photo upscaled x2 adds under 3.5x the output's bytes (measured 2.8x) to the peak; whole-image floats add over 9x."
+    "A 4000x3000 photo upscaled x2 adds under 4x the output's bytes to the peak (measured 3.3x); whole-image floats add 7.2x."
     def peak(path): return float(subprocess.run([sys.executable, '-c', PEAK_SCRIPT, path], capture_output=True, text=True, check=True).stdout)
     strips, whole = peak('strips'), peak('whole')
     # strips: the output PIL image (4 bytes a pixel in Pillow) plus a few strips; whole: floats of the whole output
-    assert strips < 3.5 and whole > 2.5 * strips, (strips, whole)
+    assert strips < 4 and whole > 1.8 * strips, (strips, whole)
