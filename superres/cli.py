@@ -244,7 +244,7 @@ def parser():
     t.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
                    help='auto: fp16 on CUDA, bf16 on a CPU with bf16 support, else fp32')
     t.add_argument('--pipeline', choices=['decoded', 'datablock'], default='decoded', help='decoded (default): images '
-                   'decoded once into a memory-mapped cache, augmentations drawn per image on whole batches (5x faster); '
+                   'decoded once into a memory-mapped cache, augmentations drawn per image on whole batches (4x faster); '
                    'datablock: fastai DataBlock, per-image PIL transforms in worker processes. Same images, same augmentations')
     t.add_argument('--progressive', action='store_true', help='progressive resizing: start at half size, reach '
                    'full size halfway through (cheaper early epochs, more epochs in a budget)')
