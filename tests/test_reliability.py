@@ -102,7 +102,7 @@ def test_malicious_model_file_is_refused_and_never_runs(tmp_path, name):
     assert r.returncode == 2 and not marker.exists()
 
 def test_trusted_pickle_loads_only_when_asked(tiny_root, tmp_path):
-    from superres.learner import export_learner, train_classifier
+    from superres.learner import train_classifier
     learn = train_classifier(tmp_path/'run', data=tiny_root, preset='cpu_small', classes=3, epochs=1, bs=8, precision='fp32')
     (tmp_path/'run'/'model.pth').unlink()  # only the pickled export is left
     with pytest.raises(ValueError, match='pickled learner'): load_any(tmp_path/'run')
