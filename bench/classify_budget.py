@@ -60,7 +60,7 @@ def run_reference(root, classes, budget, bs=512, lr=3e-2):
     return dict(name='reference (plain PyTorch, step2, fp32, per-item PIL)', val_acc=acc, steps=steps,
                 epochs=seen/len(tr), train_imgs_per_s=seen/sum(step_times), wall_s=time.perf_counter() - start)
 
-CPU_RECIPE = ['--preset', 'cpu', '--bs', '128', '--lr', '6e-3', '--no-trivial-augment', '--erase', '0', '--progressive', '--seed', '0']
+CPU_RECIPE = ['--preset', 'cpu', '--bs', '128', '--lr', '6e-3', '--label-smoothing', '0.2', '--no-trivial-augment', '--erase', '0', '--progressive', '--tta', '--seed', '0']
 
 def run_superres(data, classes, budget, out, extra=()):
     "superres's CPU recipe, run through its own CLI in this process: the printed command is exactly what ran."
@@ -71,7 +71,7 @@ def run_superres(data, classes, budget, out, extra=()):
     wall = time.perf_counter() - start
     m = json.loads((Path(out)/'metrics.json').read_text())
     return dict(name='superres CPU recipe (fastai, cpu preset, bf16 + channels-last, decoded pipeline)', val_acc=m['accuracy'],
-                top5=m['top5_accuracy'], epochs=m['epochs'], train_imgs_per_s=m['train_imgs_per_s'], wall_s=wall,
+                tta_val_acc=m.get('tta_accuracy'), top5=m['top5_accuracy'], epochs=m['epochs'], train_imgs_per_s=m['train_imgs_per_s'], wall_s=wall,
                 command='superres ' + ' '.join(args))
 
 if __name__ == '__main__':

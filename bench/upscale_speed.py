@@ -1,6 +1,7 @@
 """Upscale speed of the shipped x2 model on one image, every path in one process: the naive untiled fp32 forward
-with autograd on, superres's default (tiled, inference mode, channels-last fp32), `--precision bf16`, and ONNX Runtime
-on the file `superres export` writes. Output megapixels/s, ratio to the naive path, max pixel difference to the default.
+with autograd on, superres in fp32 (tiled, inference mode, channels-last), superres's default (`--precision auto`:
+bf16 on a CPU with AVX512-BF16/AMX), and ONNX Runtime on the file `superres export` writes. Output megapixels/s,
+ratio to the naive path, max pixel difference to superres fp32.
 
     python bench/upscale_speed.py [--size 512] [--reps 3]
 """
@@ -13,6 +14,7 @@ from PIL import Image
 
 from superres.export import export_onnx, load_onnx
 from superres.inference import _from_tensor, inference_precision, load_restorer, upscale_image
+from superres.learner import cpu_supports_bf16
 
 def seconds(f, reps):
     f()
@@ -25,8 +27,8 @@ def naive(model, img):
     x = torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float()[None] / 255
     return _from_tensor(model(x)[0].detach(), 'RGB', 255)
 
-def in_bf16(f):
-    with inference_precision('bf16'): return f()
+def in_precision(precision, f):
+    with inference_precision(precision): return f()
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,12 +38,13 @@ if __name__ == '__main__':
     model = load_restorer()  # superres's default: channels-last weights
     plain = load_restorer().to(memory_format=torch.contiguous_format)  # as a first script would hold them
     onnx_model = load_onnx(export_onnx(model, Path(tempfile.mkdtemp())/'sr_x2.onnx'))
+    auto = 'bf16' if cpu_supports_bf16() else 'fp32'
     paths = {'naive untiled fp32, autograd on': lambda: naive(plain, img),
-             'superres default (fp32, channels-last)': lambda: upscale_image(model, img)[0],
-             'superres --precision bf16': lambda: in_bf16(lambda: upscale_image(model, img)[0]),
-             'superres, ONNX Runtime': lambda: upscale_image(onnx_model, img)[0]}
+             'superres --precision fp32': lambda: in_precision('fp32', lambda: upscale_image(model, img)[0]),
+             f'superres default (auto: {auto})': lambda: in_precision('auto', lambda: upscale_image(model, img)[0]),
+             'superres fp32, ONNX Runtime': lambda: upscale_image(onnx_model, img)[0]}
     mp = (2 * a.size) ** 2 / 1e6
-    ref = np.asarray(paths['superres default (fp32, channels-last)'](), dtype=int)
+    ref = np.asarray(paths['superres --precision fp32'](), dtype=int)
     base = None
     for name, f in paths.items():
         t = seconds(f, a.reps)

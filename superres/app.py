@@ -5,7 +5,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from .degradations import SIDES
-from .inference import OVERLAP, TILE, load_restorer, model_degradation, restore_image
+from .inference import OVERLAP, TILE, inference_precision, load_restorer, model_degradation, restore_image
 
 __all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
 
@@ -36,15 +36,16 @@ def open_upload(path, max_pixels=MAX_PIXELS):
         raise AppError(f'{Path(path).name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
 def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=TILE, overlap=OVERLAP,
-                   **inputs):
+                   precision='auto', **inputs):
     "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
     if path is None: raise AppError('no image yet: upload or drop one first')
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
     img = open_upload(path, max_pixels)
     model = models[task]
     sr = model.config.get('scale', 1) > 1
-    out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap, progress=progress,
-                               **({} if sr else inputs))
+    with inference_precision(precision):  # entered here: autocast is per thread, and the app serves each request in its own
+        out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap, progress=progress,
+                                   **({} if sr else inputs))
     before = img.convert(out.mode).resize(out.size, Image.BICUBIC)
     if not sr and out.size != img.size: before = model_degradation(model).prepare(img.convert('RGB'), **inputs).convert(out.mode)
     dest = Path(tempfile.mkdtemp(prefix='superres-app-', dir=out_dir))/f'{Path(path).stem}_{task}.png'

@@ -10,10 +10,10 @@ class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
     def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
-def _positive(kind):
+def _positive(kind, zero=False):
     def parse(s):
         v = kind(s)
-        if v <= 0: raise argparse.ArgumentTypeError(f'must be positive, got {s}')
+        if v < 0 or (v == 0 and not zero): raise argparse.ArgumentTypeError(f'must be {"zero or more" if zero else "positive"}, got {s}')
         return v
     return parse
 
@@ -40,8 +40,8 @@ def _add_inference_options(p):
     p.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size in pixels of the image the model reads (for x2 '
                    f'models working at low resolution, the input), bounds memory (default {TILE})')
     p.add_argument('--overlap', type=int, default=OVERLAP, help=f'tile overlap in the same pixels, blended (default {OVERLAP})')
-    p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32', help='fp32 (default); bf16: about 2x '
-                   'faster on CPUs with AVX512-BF16/AMX, pixels within a few 1/255; fp16: CUDA only')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='auto (default): bf16 on '
+                   'CPUs with AVX512-BF16/AMX (about 2x fp32 there, PSNR within 0.005 dB), else fp32; fp16: CUDA only')
 
 def _add_trust(p):
     p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
@@ -83,9 +83,9 @@ def cmd_classify_train(a):
     from .learner import train_classifier
     train_classifier(a.out, data=a.data, preset=a.preset, classes=a.classes, per_class=a.per_class,
                      epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr, size=a.size,
-                     label_smoothing=a.label_smoothing, precision=a.precision, augment=not a.no_augment,
+                     label_smoothing=a.label_smoothing, wd=a.wd, precision=a.precision, augment=not a.no_augment,
                      trivial_augment=not a.no_trivial_augment, erase=a.erase, pipeline=a.pipeline, progressive=a.progressive, seed=a.seed, resume=a.resume,
-                     skip_bad=a.skip_bad_images)
+                     skip_bad=a.skip_bad_images, tta=a.tta, ema=a.ema)
     _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png')
 
 def cmd_classify_predict(a):
@@ -168,18 +168,19 @@ def cmd_evaluate(a):
     from .data import find_tiny_imagenet, is_tiny_imagenet
     from .files import atomic_write_text
     from .degradations import parse_degradation
-    from .inference import evaluate_sr, evaluate_task, load_classifier, model_degradation
+    from .inference import evaluate_sr, evaluate_task, inference_precision, load_classifier, model_degradation
     model = _task_model(a, a.task) if a.model else None
     task = a.task or (model_degradation(model).spec if model is not None else 'superres')
     clf = load_classifier(a.classifier, a.trust_pickle) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
-    if parse_degradation(task).scale > 1:
-        report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
-        what = f'x{a.scale}'
-    else:
-        report = evaluate_task(hr, task, model, limit=a.limit, seed=a.seed, classifier=clf, tile=a.tile)
-        what = f"{report['task']}, seed {a.seed}; PSNR/SSIM on RGB"
+    with inference_precision(a.precision):
+        if parse_degradation(task).scale > 1:
+            report = evaluate_sr(hr, a.scale, model, tile=a.tile, limit=a.limit, baselines=a.baselines, classifier=clf)
+            what = f'x{a.scale}'
+        else:
+            report = evaluate_task(hr, task, model, limit=a.limit, seed=a.seed, classifier=clf, tile=a.tile)
+            what = f"{report['task']}, seed {a.seed}; PSNR/SSIM on RGB"
     _print_report(report, what, a)
     if a.json: atomic_write_text(a.json, json.dumps(report, indent=1))
 
@@ -241,14 +242,19 @@ def parser():
     t.add_argument('--lr', type=_positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
     t.add_argument('--size', type=_positive(int), default=64, help='image size (default 64, the native size)')
     t.add_argument('--label-smoothing', type=float, default=0.1, help='cross-entropy label smoothing (default 0.1)')
+    t.add_argument('--wd', type=_positive(float, zero=True), help="AdamW's decoupled weight decay (default fastai's 0.01)")
     t.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
                    help='auto: fp16 on CUDA, bf16 on a CPU with bf16 support, else fp32')
     t.add_argument('--pipeline', choices=['decoded', 'datablock'], default='decoded', help='decoded (default): images '
                    'decoded once into a memory-mapped cache, augmentations drawn per image on whole batches (4x faster); '
                    'datablock: fastai DataBlock, per-image PIL transforms in worker processes. Same images, same augmentations')
-    t.add_argument('--progressive', action='store_true', help='progressive resizing: start at half size, reach '
-                   'full size halfway through (cheaper early epochs, more epochs in a budget)')
+    t.add_argument('--progressive', nargs='?', const=0.5, type=_probability, metavar='FRACTION', help='progressive resizing: '
+                   'start at half size, reach full size at FRACTION of the schedule (default 0.5; cheaper early epochs, more epochs in a budget)')
     t.add_argument('--no-augment', action='store_true', help='train without augmentation')
+    t.add_argument('--ema', type=_probability, metavar='DECAY', help='validate and keep an exponential moving average of '
+                   'the weights with this decay per step (e.g. 0.99; default off: the last weights)')
+    t.add_argument('--tta', action='store_true', help="after training, also report val accuracy with fastai's test-time "
+                   'augmentation (tta_accuracy: the plain prediction blended with 4 passes of the training augmentations)')
     t.add_argument('--no-trivial-augment', action='store_true', help='keep pad+crop, flip and erasing, leave TrivialAugment out')
     t.add_argument('--erase', type=_probability, default=0.25, help='probability of random erasing per training image (default 0.25; 0: off)')
     t.add_argument('--seed', type=int, help='random seed for a repeatable run')
@@ -351,6 +357,8 @@ def parser():
     ev.add_argument('--model', help='run folder or model.pth (`default`: the shipped x2 model); without it only the baseline rows')
     ev.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size for large images, in pixels the model reads (default {TILE})')
     ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
+    ev.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='fp32', help='precision the model runs '
+                    'in (default fp32, the reference scores; auto is what upscale/restore use by default)')
     ev.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'], help='non-learned upsampling rows (default bicubic)')
     ev.add_argument('--per-image', action='store_true', help='print a row per image')
     ev.add_argument('--classifier', help='classifier run folder or model file: adds FID/KID of each method against '

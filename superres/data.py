@@ -1,5 +1,6 @@
 """Tiny ImageNet: finding it, validating it, and turning it into fastai DataLoaders."""
 import hashlib, os, random, shutil, tempfile, warnings, zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from fastai.data.core import DataLoaders, TfmdDL
 from fastai.data.transforms import FuncSplitter
 from fasttransform import Transform
 from fastai.vision.augment import CropPad, FlipItem, RandomCrop, RandTransform, Resize
-from fastai.torch_core import TensorCategory
+from fastai.torch_core import TensorCategory, default_device
 from fastai.vision.core import PILImage, TensorImage
 from fastai.vision.data import ImageBlock
 from PIL import Image
@@ -258,6 +259,12 @@ class ImageArrays:
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.batch([i])
     def new_empty(self): return type(self)(self.x[:0], self.y[:0], self.split_idx)
+    @contextmanager
+    def set_split_idx(self, i):
+        "Act as another split for a while: how fastai's `Learner.tta` draws training augmentations on the validation set."
+        old, self.split_idx = self.split_idx, i
+        try: yield self
+        finally: self.split_idx = old
     def batch(self, idxs):
         "One fancy-indexed read per batch, in file order (kind to a memory map); the loader already shuffled which."
         idxs = np.sort(np.asarray(idxs))
@@ -266,7 +273,10 @@ class ImageArrays:
 class ArrayDL(TfmdDL):
     "A fastai loader over `ImageArrays` that reads each batch with one indexed read instead of item by item."
     def create_item(self, i): return 0 if i is None else i  # fastai probes with None to learn the batch types
-    def create_batch(self, idxs): return self.dataset.batch(idxs)
+    def create_batch(self, idxs):
+        b = self.dataset.batch(idxs)
+        if getattr(self.device, 'type', None) != 'cuda': return b
+        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in b)  # the copy overlaps the GPU's step
 
 def _load_any(o): return o.convert('RGB') if isinstance(o, Image.Image) else load_rgb(o)
 
@@ -288,6 +298,7 @@ def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augmen
     from fastai.data.transforms import IntToFloatTensor
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
+    device = device or default_device()  # batches go to the GPU before augmenting, so augmentation runs there
     vocab = {w: i for i, w in enumerate(tin.wnids)}
     def loader(files, split_idx, tfms, **kwargs):
         ds = ImageArrays(decoded_images(files, size, cache, progress), [vocab[tin.label(f)] for f in files], split_idx)
@@ -296,8 +307,9 @@ def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augmen
                       num_workers=0, **kwargs)
     aug = ([BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])) if augment else []
     erasing = [RandomErase(erase, mean=stats[0], std=stats[1])] if augment and erase else []
-    train = loader(tin.train_files(), 0, aug + [IntToFloatTensor()] + erasing, shuffle=True, drop_last=True)
-    valid = loader(tin.val_files(), 1, [IntToFloatTensor()])
+    tfms = aug + [IntToFloatTensor()] + erasing  # the random ones only fire on split 0, as in a fastai DataBlock
+    train = loader(tin.train_files(), 0, tfms, shuffle=True, drop_last=True)
+    valid = loader(tin.val_files(), 1, tfms)
     dls = DecodedDataLoaders(train, valid, device=device)
     dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
     return dls

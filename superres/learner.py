@@ -26,7 +26,7 @@ from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
 from .models import classifier, classifier_from_config, restorer, restorer_from_config, restorer_config
 
-__all__ = ['BF16Autocast', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'ProgressiveResize', 'cpu_supports_bf16',
+__all__ = ['BF16Autocast', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'cpu_supports_bf16',
            'precision_callbacks', 'top5_accuracy', 'classifier_learner', 'save_model', 'load_model', 'plot_history',
            'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'restoration_learner', 'show_results_png', 'task_degradation',
            'train_restorer']
@@ -169,6 +169,22 @@ class TimeBudget(Callback):
         if whole < 1: raise CancelFitException()
         self.end = now + whole * (now - self.epoch_start)
 
+class WeightAverage(Callback):
+    "Validate and finish on an exponential moving average of the weights (BatchNorm statistics included): steadier than the last step's."
+    order = 60
+    def __init__(self, decay=0.99): self.decay = decay
+    @property
+    def net(self): return getattr(self.model, 'module', self.model)  # unwrapped when data-parallel
+    def before_fit(self):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        self.avg = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+    def after_step(self): self.avg.update_parameters(self.net)
+    def before_validate(self):
+        self.trained = {k: v.clone() for k, v in self.net.state_dict().items()}
+        self.net.load_state_dict(self.avg.module.state_dict())
+    def after_validate(self): self.net.load_state_dict(self.trained)
+    def after_fit(self): self.net.load_state_dict(self.avg.module.state_dict())
+
 class ProgressiveResize(Callback):
     "Train on downscaled batches early in the schedule, where images are cheaper, reaching full size at `full_at`."
     order = 56  # after TimeBudget sets `pct_train`
@@ -227,9 +243,9 @@ def export_learner(learn, fname):
     return Path(fname)
 
 def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128,
-                     lr=3e-3, size=64, label_smoothing=0.1, precision='auto', augment=True, trivial_augment=True, erase=0.25, pipeline='decoded',
+                     lr=3e-3, wd=None, size=64, label_smoothing=0.1, precision='auto', augment=True, trivial_augment=True, erase=0.25, pipeline='decoded',
                      progressive=False, max_epochs=1000, num_workers=None, seed=None, model_kwargs=None, resume=False,
-                     skip_bad=False):
+                     skip_bad=False, tta=False, ema=None):
     "The whole recipe: data, learner, one-cycle (stretched over `budget` seconds if given), logs, plot and exports."
     from fastai.torch_core import set_seed
     if seed is not None: set_seed(seed)
@@ -243,14 +259,17 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
         dls = (classification_dls(data, num_workers=num_workers, **subset) if pipeline == 'datablock'
                else decoded_dls(data, **subset))
     learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
-                               model_kwargs=model_kwargs, path=out)
+                               model_kwargs=model_kwargs, path=out, wd=wd)
     learn.model.config['size'] = size
     meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt))
     checkpoint = Checkpoint(out, steps=ckpt['steps'] if ckpt else 0)
     cbs = [history, checkpoint, meter] + ([TimeBudget(budget)] if budget else [])
-    if progressive: cbs.append(ProgressiveResize(start=max(8, size//2)))
+    if ema: cbs.append(WeightAverage(ema))
+    if progressive: cbs.append(ProgressiveResize(start=max(8, size//2), full_at=0.5 if progressive is True else progressive))
     fit_phase(learn, max_epochs if budget else epochs, lr, cbs, ckpt=ckpt)
-    if is_main_process(): _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps)
+    if is_main_process():
+        extra = dict(tta_accuracy=float(accuracy(*learn.tta()))) if tta else {}
+        _finish_run(learn, out, meter, history, epochs=len(history.rows), steps=checkpoint.steps, **extra)
     return learn
 
 def unet_splitter(model):

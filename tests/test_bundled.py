@@ -6,7 +6,8 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
-from superres.inference import BUNDLED, bundled_model_file, evaluate_sr, load_restorer, upscale_image
+from superres.inference import BUNDLED, bundled_model_file, evaluate_sr, inference_precision, load_restorer, upscale_image
+from superres.learner import cpu_supports_bf16
 
 def test_bundled_weights_are_small_safe_and_lazy():
     files = list(BUNDLED.glob('*.pth'))
@@ -32,6 +33,15 @@ def test_bundled_model_beats_bicubic_on_a_real_photo(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'grace_hopper.jpg')
     mean = evaluate_sr(tmp_path, 2, load_restorer())['mean']
     assert mean['model_psnr'] > mean['bicubic_psnr'] + 0.5 and mean['model_ssim'] > mean['bicubic_ssim'], mean
+
+def test_auto_precision_is_bf16_only_where_native_and_keeps_quality(tmp_path):
+    shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'grace_hopper.jpg')
+    model, psnr = load_restorer(), {}
+    for precision in ('fp32', 'auto'):
+        with inference_precision(precision):
+            assert torch.is_autocast_enabled('cpu') == (precision == 'auto' and cpu_supports_bf16())
+            psnr[precision] = evaluate_sr(tmp_path, 2, model, baselines=())['mean']['model_psnr']
+    assert abs(psnr['auto'] - psnr['fp32']) < 0.05, psnr
 
 def test_cli_upscale_with_nothing_else(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'photo.jpg')

@@ -38,6 +38,10 @@ def test_bad_data_is_one_clear_line(fresh_tiny):
 def test_invalid_options_rejected():
     r = run('classify', 'train', '--out', 'x', '--classes', '0')
     assert r.returncode == 2 and 'must be positive' in r.stderr
+    r = run('classify', 'train', '--out', 'x', '--wd', '-0.1')
+    assert r.returncode == 2 and 'must be zero or more' in r.stderr
+    r = run('classify', 'train', '--out', 'x', '--progressive', '1.5')
+    assert r.returncode == 2 and 'between 0 and 1' in r.stderr
 
 def test_train_then_predict_end_to_end(tiny_root, tmp_path):
     out = tmp_path/'run'

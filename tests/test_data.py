@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fastai.torch_core import default_device
 from fastai.vision.core import TensorImage
 from PIL import Image
 
@@ -153,6 +154,7 @@ def test_batch_crop_flip_identical_on_tuple_and_per_image():
 
 def test_decoded_dls_matches_files(tiny_root):
     dls = decoded_dls(tiny_root, classes=3, bs=4)
+    assert dls.device == default_device()  # else a Learner leaves the model on the CPU beside a GPU
     xv, yv = dls.valid.one_batch()
     tin = dls.tin
     raw = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in tin.val_files()[:4]]).float() / 255

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from superres.data import classification_dls
+from superres.data import classification_dls, decoded_dls
 from fastai.callback.core import Callback
-from superres.learner import (BF16Autocast, ProgressiveResize, TimeBudget, classifier_learner, cpu_supports_bf16,
+from superres.learner import (BF16Autocast, ProgressiveResize, TimeBudget, WeightAverage, classifier_learner, cpu_supports_bf16,
                               load_model, precision_callbacks, save_model, train_classifier)
 
 @pytest.fixture(scope='module')
@@ -35,6 +35,25 @@ def test_learner_defaults(dls):
     assert learn.model[0].mean.flatten().tolist() == pytest.approx(dls.stats[0])
     assert learn.opt_func.keywords['eps'] == 1e-5
     assert [m.name for m in learn.metrics] == ['accuracy', 'top5_accuracy']
+
+def test_fastai_tta_on_the_decoded_pipeline(tiny_root):
+    dls = decoded_dls(tiny_root, classes=3, bs=4, trivial_augment=False, erase=0)
+    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
+    plain, targs = learn.get_preds()
+    tta, tta_targs = learn.tta()
+    assert torch.equal(targs, tta_targs) and tta.shape == plain.shape
+    assert not torch.allclose(tta, plain)  # the augmented passes ran: split 0 switched the random transforms on
+    assert dls.valid.dataset.split_idx == 1 and torch.equal(learn.get_preds()[0], plain)  # and back off
+
+def test_weight_average_is_validated_and_kept(tiny_root):
+    dls = decoded_dls(tiny_root, classes=3, bs=4, trivial_augment=False, erase=0)
+    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
+    avg = WeightAverage(0.5)
+    learn.fit(1, 1e-2, cbs=[avg])
+    final = learn.model.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in avg.avg.module.state_dict().items())
+    assert not all(torch.equal(final[k], avg.trained[k]) for k in final)  # the average, not the last step's weights
+    assert learn.recorder.values[-1][1] == pytest.approx(learn.validate()[0])  # the logged epoch was scored on it too
 
 def test_precision_callbacks():
     with pytest.raises(ValueError, match='CUDA'): precision_callbacks('fp16', device=torch.device('cpu'))
@@ -79,11 +98,13 @@ def test_save_load_model_weights_only(dls, tmp_path):
 
 def test_train_export_and_fresh_process_load(tiny_root, tmp_path):
     out = tmp_path/'run'
-    learn = train_classifier(out, data=tiny_root, preset='cpu_small', classes=3, epochs=2, bs=4, seed=0)
+    learn = train_classifier(out, data=tiny_root, preset='cpu_small', classes=3, epochs=2, bs=4, seed=0, wd=0.05, tta=True)
+    assert all(h['wd'] == 0.05 for h in learn.opt.hypers)
     for name in ('model.pth', 'export.pkl', 'history.csv', 'history.png', 'metrics.json'): assert (out/name).is_file()
     rows = (out/'history.csv').read_text().splitlines()
     assert rows[0].startswith('epoch,train_loss,valid_loss,accuracy') and len(rows) == 3
-    assert json.loads((out/'metrics.json').read_text())['epochs'] == 2
+    metrics = json.loads((out/'metrics.json').read_text())
+    assert metrics['epochs'] == 2 and 0 <= metrics['tta_accuracy'] <= 1
     assert not list(out.glob('.*'))  # no temporary files left behind
     files = learn.dls.tin.val_files()
     dl = learn.dls.test_dl(files)
