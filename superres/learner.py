@@ -172,7 +172,9 @@ class TimeBudget(Callback):
 class WeightAverage(Callback):
     "Validate and finish on an exponential moving average of the weights (BatchNorm statistics included): steadier than the last step's."
     order = 60
-    def __init__(self, decay=0.99): self.decay = decay
+    def __init__(self, decay=0.99):
+        if not 0 <= decay < 1: raise ValueError(f'the weight average decay must be in [0, 1), got {decay}: 1 would keep the initial weights')
+        self.decay = decay
     @property
     def net(self): return getattr(self.model, 'module', self.model)  # unwrapped when data-parallel
     def before_fit(self):

@@ -54,6 +54,7 @@ def test_weight_average_is_validated_and_kept(tiny_root):
     assert all(torch.equal(final[k], v) for k, v in avg.avg.module.state_dict().items())
     assert not all(torch.equal(final[k], avg.trained[k]) for k in final)  # the average, not the last step's weights
     assert learn.recorder.values[-1][1] == pytest.approx(learn.validate()[0])  # the logged epoch was scored on it too
+    with pytest.raises(ValueError, match='initial weights'): WeightAverage(1.)
 
 def test_precision_callbacks():
     with pytest.raises(ValueError, match='CUDA'): precision_callbacks('fp16', device=torch.device('cpu'))
