@@ -10,6 +10,8 @@ class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
     def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
+
 def _positive(kind, zero=False):
     def parse(s):
         v = kind(s)
@@ -40,7 +42,7 @@ def _add_inference_options(p):
     p.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size in pixels of the image the model reads (for x2 '
                    f'models working at low resolution, the input), bounds memory (default {TILE})')
     p.add_argument('--overlap', type=int, default=OVERLAP, help=f'tile overlap in the same pixels, blended (default {OVERLAP})')
-    p.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='auto (default): bf16 on '
+    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto (default): bf16 on '
                    'CPUs with AVX512-BF16/AMX (about 2x fp32 there, PSNR within 0.005 dB), else fp32; fp16: CUDA only')
 
 def _add_trust(p):
@@ -243,7 +245,7 @@ def parser():
     t.add_argument('--size', type=_positive(int), default=64, help='image size (default 64, the native size)')
     t.add_argument('--label-smoothing', type=float, default=0.1, help='cross-entropy label smoothing (default 0.1)')
     t.add_argument('--wd', type=_positive(float, zero=True), help="AdamW's decoupled weight decay (default fastai's 0.01)")
-    t.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
+    t.add_argument('--precision', choices=PRECISIONS, default='auto',
                    help='auto: fp16 on CUDA, bf16 on a CPU with bf16 support, else fp32')
     t.add_argument('--pipeline', choices=['decoded', 'datablock'], default='decoded', help='decoded (default): images '
                    'decoded once into a memory-mapped cache, augmentations drawn per image on whole batches (4x faster); '
@@ -295,7 +297,7 @@ def parser():
     tr.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
     tr.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic; reference: nearest)')
     tr.add_argument('--no-erase', action='store_true', help='no random erasing on the training inputs')
-    tr.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto', help='as for classify train')
+    tr.add_argument('--precision', choices=PRECISIONS, default='auto', help='as for classify train')
     tr.add_argument('--seed', type=int, help='random seed for a repeatable run')
     tr.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint '
                    'in --out (saved after every epoch; same settings as the first run)')
@@ -357,7 +359,7 @@ def parser():
     ev.add_argument('--model', help='run folder or model.pth (`default`: the shipped x2 model); without it only the baseline rows')
     ev.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size for large images, in pixels the model reads (default {TILE})')
     ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
-    ev.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='fp32', help='precision the model runs '
+    ev.add_argument('--precision', choices=PRECISIONS, default='fp32', help='precision the model runs '
                     'in (default fp32, the reference scores; auto is what upscale/restore use by default)')
     ev.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'], help='non-learned upsampling rows (default bicubic)')
     ev.add_argument('--per-image', action='store_true', help='print a row per image')
