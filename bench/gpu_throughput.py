@@ -1,7 +1,8 @@
 """Training throughput of the full Tiny ImageNet recipes on an accelerator, with synthetic images of the
-right shape: images/s and seconds per 100k-image epoch, per classifier preset and for the SR UNets.
+right shape: images/s and seconds per 100k-image epoch, for every classifier preset and the SR recipes (perceptual
+loss through the classifier's features, as `superres train --loss perceptual` trains), in fastai's whole loop.
 
-    python bench/gpu_throughput.py [--device cuda] [--steps 30]
+    python bench/gpu_throughput.py [--device cuda] [--steps 30] [--bs 512] [--precision auto fp32 ...]
 """
 import argparse, json, time
 
@@ -11,48 +12,67 @@ from fastai.torch_core import TensorCategory
 from fastai.vision.core import TensorImage
 
 from superres.learner import classifier_learner, restoration_learner
-from superres.models import PRESETS
+from superres.models import PRESETS, classifier, restorer_config
 
 class Synthetic:
-    "Random images and labels, generated on the device, so only the model's speed is measured."
-    def __init__(self, n, bs, device, target='label'):
-        self.n, self.bs, self.device, self.target = n, bs, device, target
+    "Random batches generated on the device, so only the model's speed is measured: labels, or images at `lr_size` to 64."
+    def __init__(self, n, bs, device, target='label', lr_size=64):
+        self.n, self.bs, self.device, self.target, self.lr_size = n, bs, device, target, lr_size
     def __len__(self): return self.n
     def __iter__(self):
         for _ in range(self.n):
-            x = TensorImage(torch.rand(self.bs, 3, 64, 64, device=self.device))
-            yield x, (TensorCategory(torch.randint(0, 200, (self.bs,), device=self.device)) if self.target == 'label' else TensorImage(x.clone()))
-
-def timed_fit(learn, steps):
-    "Seconds per training step after warm-up, fastai's whole loop included (callbacks, precision, optimiser)."
-    dl = Synthetic(steps, learn.dls.bs, learn.dls.device, 'label' if learn.dls.target == 'label' else 'image')
-    learn.dls.train, learn.dls.valid = dl, Synthetic(1, learn.dls.bs, learn.dls.device, dl.target)
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)  # warm-up (cudnn autotune, allocator)
-    if learn.dls.device.type == 'cuda': torch.cuda.synchronize()
-    t = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    if learn.dls.device.type == 'cuda': torch.cuda.synchronize()
-    return (time.perf_counter() - t) / (steps + 1)
+            y = torch.rand(self.bs, 3, 64, 64, device=self.device)
+            if self.target == 'label': yield TensorImage(y), TensorCategory(torch.randint(0, 200, (self.bs,), device=self.device))
+            else: yield TensorImage(torch.nn.functional.interpolate(y, size=self.lr_size, mode='area')), TensorImage(y)
 
 class FakeDls(DataLoaders):
-    def __init__(self, bs, device, target):
-        super().__init__(Synthetic(1, bs, device, target), Synthetic(1, bs, device, target), device=device)
-        self.bs, self.target, self.vocab, self.stats = bs, target, [str(i) for i in range(200)], ([0.5]*3, [0.25]*3)
+    "Just enough of superres's DataLoaders for its learner factories."
+    def __init__(self, bs, device, target, lr_size=64):
+        super().__init__(*(Synthetic(1, bs, device, target, lr_size) for _ in range(2)), device=device)
+        self.bs, self.target, self.lr_size = bs, target, lr_size
+        self.vocab, self.stats, self.scale = [str(i) for i in range(200)], ([0.5]*3, [0.25]*3), 2
+
+def timed_fit(learn, steps):
+    "Seconds per training step after a warm-up epoch (cudnn autotune, allocator), fastai's whole loop included."
+    dls = learn.dls
+    learn.dls.train, learn.dls.valid = (Synthetic(n, dls.bs, dls.device, dls.target, dls.lr_size) for n in (steps, 1))
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+    if dls.device.type == 'cuda': torch.cuda.synchronize()
+    start = time.perf_counter()
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+    if dls.device.type == 'cuda': torch.cuda.synchronize()
+    return (time.perf_counter() - start) / (steps + 1)
+
+SR_RECIPES = {  # name: (arch, unet preset, classifier preset of the perceptual loss, encoder pretrained)
+    'tiny_unet reference, perceptual': ('tiny_unet', 'reference', 'step2', False),
+    'tiny_unet_cross reference, perceptual': ('tiny_unet_cross', 'reference', 'step2', False),
+    'tiny_unet on the step2 encoder, perceptual': ('tiny_unet', 'reference', 'step2', True),
+    'dynamic_unet on the step2 encoder, perceptual': ('dynamic_unet', 'reference', 'step2', True),
+    'sr_resnet reference (LR input), perceptual': ('sr_resnet', 'reference', 'step2', False),
+    'tiny_unet cpu, perceptual': ('tiny_unet', 'cpu', 'cpu', False),
+}
+
+def report(**row): print(json.dumps(row), flush=True)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--steps', type=int, default=30); p.add_argument('--bs', type=int, default=512)
+    p.add_argument('--sr-bs', type=int, default=128)
+    p.add_argument('--precision', nargs='+', default=['auto'], help='each measured in turn: auto (fp16 on CUDA), fp32, bf16, fp16')
     a = p.parse_args()
     dev = torch.device(a.device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
-    for preset in PRESETS:
-        learn = classifier_learner(FakeDls(a.bs, dev, 'label'), preset=preset)
-        s = timed_fit(learn, a.steps)
-        print(json.dumps(dict(device=name, recipe=f'classify {preset}', bs=a.bs, imgs_per_s=round(a.bs / s), s_per_epoch=round(100_000 * s / a.bs, 1))), flush=True)
-    for arch in ('tiny_unet', 'tiny_unet_cross'):
-        for preset in ('reference', 'cpu'):
-            learn = restoration_learner(FakeDls(a.bs // 4, dev, 'image'), arch=arch, preset=preset)
+    for precision in a.precision:
+        for preset in PRESETS:
+            s = timed_fit(classifier_learner(FakeDls(a.bs, dev, 'label'), preset=preset, precision=precision), a.steps)
+            report(device=name, recipe=f'classify {preset}', precision=precision, bs=a.bs, imgs_per_s=round(a.bs / s),
+                   s_per_epoch=round(100_000 * s / a.bs, 1))
+        for recipe, (arch, preset, clf_preset, pretrained) in SR_RECIPES.items():
+            lr_size = 32 if restorer_config(arch).get('input') == 'lr' else 64
+            learn = restoration_learner(FakeDls(a.sr_bs, dev, 'image', lr_size), arch=arch, preset=preset, loss='perceptual',
+                                        classifier_model=classifier(clf_preset), pretrained=pretrained, precision=precision)
             s = timed_fit(learn, a.steps)
-            print(json.dumps(dict(device=name, recipe=f'superres {arch} {preset}', bs=a.bs // 4, imgs_per_s=round(a.bs / 4 / s), s_per_epoch=round(100_000 * s / (a.bs / 4), 1))), flush=True)
+            report(device=name, recipe=f'superres {recipe}', precision=precision, bs=a.sr_bs, imgs_per_s=round(a.sr_bs / s),
+                   s_per_epoch=round(100_000 * s / a.sr_bs, 1))

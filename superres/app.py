@@ -5,7 +5,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from .degradations import SIDES
-from .inference import OVERLAP, TILE, inference_precision, load_restorer, model_degradation, restore_image
+from .inference import OVERLAP, inference_precision, load_restorer, model_degradation, restore_image
 
 __all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
 
@@ -35,7 +35,7 @@ def open_upload(path, max_pixels=MAX_PIXELS):
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError):
         raise AppError(f'{Path(path).name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
-def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=TILE, overlap=OVERLAP,
+def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None, overlap=OVERLAP,
                    precision='auto', **inputs):
     "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
     if path is None: raise AppError('no image yet: upload or drop one first')

@@ -38,12 +38,13 @@ def _add_image_io(p, out):
     p.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
 
 def _add_inference_options(p):
-    from .inference import OVERLAP, TILE
-    p.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size in pixels of the image the model reads (for x2 '
-                   f'models working at low resolution, the input), bounds memory (default {TILE})')
+    from .inference import GPU_TILE, OVERLAP, TILE
+    p.add_argument('--tile', type=_positive(int), help=f'tile size in pixels of the image the model reads (for x2 '
+                   f'models working at low resolution, the input), bounds memory (default {TILE} on a CPU, {GPU_TILE} on a GPU)')
     p.add_argument('--overlap', type=int, default=OVERLAP, help=f'tile overlap in the same pixels, blended (default {OVERLAP})')
-    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto (default): bf16 on '
-                   'CPUs with AVX512-BF16/AMX (about 2x fp32 there, PSNR within 0.005 dB), else fp32; fp16: CUDA only')
+    p.add_argument('--precision', choices=PRECISIONS, default='auto', help='auto (default): bf16 where it is '
+                   'native (GPUs from Ampere on: 1.7x fp32 on an H100; CPUs with AVX512-BF16/AMX: about 2x), fp16 on older GPUs, '
+                   'else fp32; PSNR within 0.005 dB of fp32. fp16: CUDA only')
 
 def _add_trust(p):
     p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
@@ -349,7 +350,7 @@ def parser():
     _add_trust(ap)
     ap.set_defaults(func=cmd_app)
 
-    from .inference import TILE
+    from .inference import GPU_TILE, TILE
     ev = sub.add_parser('evaluate', help='PSNR/SSIM (Y channel, standard SR protocol) of a model against classic baselines')
     ev.add_argument('--hr-dir', required=True, help='folder of clean images (or a Tiny ImageNet zip/folder: its val images)')
     ev.add_argument('--task', type=_task_spec, help='the task to evaluate (default: the model\'s own, else superres); other tasks degrade '
@@ -357,7 +358,7 @@ def parser():
     ev.add_argument('--seed', type=int, default=0, help='other tasks: image i is degraded with seed + i (default 0)')
     ev.add_argument('--scale', type=int, choices=[2, 3, 4], default=2, help='scale (default 2)')
     ev.add_argument('--model', help='run folder or model.pth (`default`: the shipped x2 model); without it only the baseline rows')
-    ev.add_argument('--tile', type=_positive(int), default=TILE, help=f'tile size for large images, in pixels the model reads (default {TILE})')
+    ev.add_argument('--tile', type=_positive(int), help=f'tile size for large images, in pixels the model reads (default {TILE} on a CPU, {GPU_TILE} on a GPU)')
     ev.add_argument('--limit', type=_positive(int), help='evaluate only the first N images')
     ev.add_argument('--precision', choices=PRECISIONS, default='fp32', help='precision the model runs '
                     'in (default fp32, the reference scores; auto is what upscale/restore use by default)')

@@ -2,11 +2,12 @@
 import shutil, subprocess, sys
 
 import numpy as np
+import pytest
 import torch
 from matplotlib import cbook
 from PIL import Image
 
-from superres.inference import BUNDLED, bundled_model_file, evaluate_sr, inference_precision, load_restorer, upscale_image
+from superres.inference import BUNDLED, auto_precision, bundled_model_file, evaluate_sr, inference_precision, load_restorer, upscale_image
 from superres.learner import cpu_supports_bf16
 
 def test_bundled_weights_are_small_safe_and_lazy():
@@ -37,11 +38,18 @@ def test_bundled_model_beats_bicubic_on_a_real_photo(tmp_path):
 def test_auto_precision_is_bf16_only_where_native_and_keeps_quality(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'grace_hopper.jpg')
     model, psnr = load_restorer(), {}
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
     for precision in ('fp32', 'auto'):
         with inference_precision(precision):
-            assert torch.is_autocast_enabled('cpu') == (precision == 'auto' and cpu_supports_bf16())
+            assert torch.is_autocast_enabled(device) == (precision == 'auto' and auto_precision() != 'fp32')
             psnr[precision] = evaluate_sr(tmp_path, 2, model, baselines=())['mean']['model_psnr']
     assert abs(psnr['auto'] - psnr['fp32']) < 0.05, psnr
+
+@pytest.mark.parametrize('cuda,gpu_bf16,want', [(True, True, 'bf16'), (True, False, 'fp16'), (False, False, None)])
+def test_auto_precision_by_device(monkeypatch, cuda, gpu_bf16, want):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: gpu_bf16)
+    assert auto_precision() == (want or ('bf16' if cpu_supports_bf16() else 'fp32'))
 
 def test_cli_upscale_with_nothing_else(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'photo.jpg')

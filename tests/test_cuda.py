@@ -1,0 +1,44 @@
+"""The CUDA paths (model, batches and augmentation on the GPU, fp16 AMP, GPU inference): they run on the accelerator
+runs of bench/gpu_checks.sh and skip where there is no GPU, as in CI."""
+import numpy as np
+import pytest
+import torch
+from fastai.callback.fp16 import MixedPrecision
+from fastai.torch_core import one_param
+from PIL import Image
+
+from superres.data import decoded_dls, paired_dls
+from superres.inference import inference_precision, load_restorer, upscale_image
+from superres.learner import classifier_learner, restoration_learner
+from superres.metrics import psnr
+from superres.models import classifier
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+
+def fit_on_the_gpu(learn):
+    learn.fit(1, 1e-3)
+    assert one_param(learn.model).device.type == 'cuda'
+    assert any(isinstance(cb, MixedPrecision) for cb in learn.cbs)  # auto on CUDA: fp16 AMP
+    assert np.isfinite(learn.recorder.values[-1][:2]).all()
+
+def test_classifier_trains_on_the_gpu_from_the_decoded_cache(tiny_root):
+    dls = decoded_dls(tiny_root, classes=3, bs=4)
+    xb, yb = dls.train.one_batch()
+    assert dls.device.type == 'cuda' and xb.device.type == 'cuda' and yb.device.type == 'cuda'
+    assert xb.dtype == torch.float32 and xb.shape == (4, 3, 64, 64)  # uint8 copied over, then augmented on the GPU
+    fit_on_the_gpu(classifier_learner(dls, preset='cpu_small'))
+
+def test_perceptual_restorer_trains_on_the_gpu(tiny_root):
+    dls = paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
+    fit_on_the_gpu(restoration_learner(dls, loss='perceptual', classifier_model=classifier('cpu_small', n_out=3)))
+
+def test_gpu_upscale_matches_the_cpu_and_fp16_stays_close():
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 96, 3), dtype=np.uint8))
+    gpu, cpu = load_restorer(), load_restorer(device='cpu')
+    assert one_param(gpu).device.type == 'cuda'
+    with inference_precision('fp32'): on_gpu, on_cpu = upscale_image(gpu, img)[0], upscale_image(cpu, img)[0]
+    as_tensor = lambda im: torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    assert np.abs(np.asarray(on_gpu, dtype=int) - np.asarray(on_cpu, dtype=int)).max() <= 1
+    for precision in ('fp16', 'bf16'):
+        with inference_precision(precision): low = upscale_image(gpu, img)[0]
+        assert psnr(as_tensor(low), as_tensor(on_cpu)) > 40, precision
