@@ -26,7 +26,7 @@ from .losses import FeatureLoss, pixel_loss
 from .metrics import psnr, ssim
 from .models import classifier, classifier_from_config, restorer, restorer_from_config, restorer_config
 
-__all__ = ['BF16Autocast', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'cpu_supports_bf16',
+__all__ = ['BF16Autocast', 'CudnnAutotune', 'CSVHistory', 'Checkpoint', 'load_checkpoint', 'fit_phase', 'Throughput', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'cpu_supports_bf16',
            'precision_callbacks', 'top5_accuracy', 'classifier_learner', 'save_model', 'load_model', 'plot_history',
            'export_learner', 'train_classifier', 'unet_splitter', 'default_feature_layers', 'sr_loss', 'restoration_learner', 'show_results_png', 'task_degradation',
            'train_restorer']
@@ -116,13 +116,18 @@ class Throughput(Callback):
     @property
     def imgs_per_s(self): return self.images / max(self.seconds, 1e-9)
 
+class CudnnAutotune(Callback):
+    "Let cuDNN time its convolution algorithms once per input shape (batches come in a few fixed sizes); restored after fit."
+    def before_fit(self): self.was, torch.backends.cudnn.benchmark = torch.backends.cudnn.benchmark, True
+    def after_fit(self): torch.backends.cudnn.benchmark = self.was
+
 def precision_callbacks(precision='auto', channels_last=True, device=None):
-    "Callbacks for the fastest precision on `device`: fp16 AMP on CUDA, bf16 autocast on a CPU that has it."
+    "Callbacks for the fastest kernels on `device`: fp16 AMP and cuDNN autotuning on CUDA, bf16 autocast on a CPU that has it."
     cuda = (device or torch.device('cuda' if torch.cuda.is_available() else 'cpu')).type == 'cuda'
     if precision == 'auto': precision = 'fp16' if cuda else ('bf16' if cpu_supports_bf16() else 'fp32')
     if precision not in ('fp32', 'bf16', 'fp16'): raise ValueError(f'precision must be auto, fp32, bf16 or fp16, not {precision!r}')
     if precision == 'fp16' and not cuda: raise ValueError('fp16 mixed precision needs a CUDA GPU; use bf16 on a CPU')
-    cbs = [ChannelsLast()] if channels_last else []
+    cbs = ([ChannelsLast()] if channels_last else []) + ([CudnnAutotune()] if cuda else [])
     if precision == 'fp16': cbs.append(MixedPrecision('fp16'))
     elif precision == 'bf16': cbs.append(MixedPrecision('bf16') if cuda else BF16Autocast())
     return cbs

@@ -6,7 +6,7 @@ import torch
 
 from superres.data import classification_dls, decoded_dls
 from fastai.callback.core import Callback
-from superres.learner import (PRECISION_CBS, BF16Autocast, ProgressiveResize, TimeBudget, WeightAverage, classifier_learner, cpu_supports_bf16,
+from superres.learner import (PRECISION_CBS, BF16Autocast, CudnnAutotune, ProgressiveResize, TimeBudget, WeightAverage, classifier_learner, cpu_supports_bf16,
                               load_model, precision_callbacks, save_model, train_classifier)
 
 @pytest.fixture(scope='module')
@@ -61,6 +61,11 @@ def test_precision_callbacks():
     assert not any(isinstance(c, BF16Autocast) for c in precision_callbacks('fp32', device=torch.device('cpu')))
     auto = precision_callbacks('auto', device=torch.device('cpu'))
     assert any(isinstance(c, BF16Autocast) for c in auto) == cpu_supports_bf16()
+    assert not any(isinstance(c, CudnnAutotune) for c in auto)
+    tune = [c for c in precision_callbacks('auto', device=torch.device('cuda')) if isinstance(c, CudnnAutotune)]
+    assert len(tune) == 1 and not torch.backends.cudnn.benchmark
+    tune[0].before_fit(); assert torch.backends.cudnn.benchmark  # the GPU numbers in BENCHMARKS.md were measured so
+    tune[0].after_fit(); assert not torch.backends.cudnn.benchmark
 
 def test_bf16_fit_records_float_losses(dls):
     learn = classifier_learner(dls, preset='cpu_small', precision='bf16')
