@@ -16,21 +16,22 @@ from superres.models import classifier
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
 def fit_on_the_gpu(learn):
+    "One epoch; then where the model is, whether fp16 AMP ran (auto on CUDA), whether the losses are finite."
     learn.fit(1, 1e-3)
-    assert one_param(learn.model).device.type == 'cuda'
-    assert any(isinstance(cb, MixedPrecision) for cb in learn.cbs)  # auto on CUDA: fp16 AMP
-    assert np.isfinite(learn.recorder.values[-1][:2]).all()
+    return (one_param(learn.model).device.type, any(isinstance(cb, MixedPrecision) for cb in learn.cbs),
+            bool(np.isfinite(learn.recorder.values[-1][:2]).all()))
 
 def test_classifier_trains_on_the_gpu_from_the_decoded_cache(tiny_root):
     dls = decoded_dls(tiny_root, classes=3, bs=4)
     xb, yb = dls.train.one_batch()
     assert dls.device.type == 'cuda' and xb.device.type == 'cuda' and yb.device.type == 'cuda'
     assert xb.dtype == torch.float32 and xb.shape == (4, 3, 64, 64)  # uint8 copied over, then augmented on the GPU
-    fit_on_the_gpu(classifier_learner(dls, preset='cpu_small'))
+    assert fit_on_the_gpu(classifier_learner(dls, preset='cpu_small')) == ('cuda', True, True)
 
 def test_perceptual_restorer_trains_on_the_gpu(tiny_root):
     dls = paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
-    fit_on_the_gpu(restoration_learner(dls, loss='perceptual', classifier_model=classifier('cpu_small', n_out=3)))
+    learn = restoration_learner(dls, loss='perceptual', classifier_model=classifier('cpu_small', n_out=3))
+    assert fit_on_the_gpu(learn) == ('cuda', True, True)
 
 def test_gpu_upscale_matches_the_cpu_and_fp16_stays_close():
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 96, 3), dtype=np.uint8))
