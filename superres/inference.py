@@ -131,8 +131,11 @@ def _starts(length, tile, step):
     s = list(range(0, length - tile, step))
     return s + [length - tile]
 
-def _check_tiling(tile, overlap):
+def _tiling(model, tile, overlap):
+    "The tile size to use (`default_tile` where none was given), refused when the overlaps would leave nothing."
+    tile = tile or default_tile(model)
     if tile <= 2 * overlap: raise ValueError(f'tile ({tile}) must be larger than twice the overlap ({overlap})')
+    return tile
 
 def _forward(model, x, tile):
     "The model's output in fp32; a GPU running out of memory becomes advice instead of a CUDA traceback."
@@ -145,8 +148,7 @@ def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
     "Run a restoration model over a [0,1] CHW tensor in overlapping input tiles blended with feathered edges, on the model's device; `progress(done, total)`."
     c, h, w = img.shape
     s = model.config['scale'] if takes_lr(model) else 1
-    tile, dev = tile or default_tile(model), _device(model)
-    _check_tiling(tile, overlap)
+    tile, dev = _tiling(model, tile, overlap), _device(model)
     if h <= tile and w <= tile: return _forward(model, img[None].to(dev), tile)[0].cpu()
     out, weight = torch.zeros(c, h*s, w*s, device=dev), torch.zeros(1, h*s, w*s, device=dev)
     boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
@@ -191,7 +193,7 @@ def _strip_rows(w, sm, tile, overlap):
 def _restore_in_strips(model, rows, in_size, out_size, mode, tile=None, overlap=OVERLAP, progress=None, peak=255.):
     "One model pass over input `rows(a, b)` strip by strip, pasted into the output image: memory grows with the output image's bytes, not with float copies of it."
     (w, h), (ow, oh) = in_size, out_size
-    tile = tile or default_tile(model)
+    tile = _tiling(model, tile, overlap)
     s = oh / h
     strip = _strip_rows(w, 1 if takes_lr(model) else s, tile, overlap)
     out, starts = None, list(range(0, h, strip))
@@ -330,7 +332,7 @@ def _mask_for(mask, src):
 
 def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=None, overlap=OVERLAP, **kwargs):
     "Restore images and folders by the model's task (upscale, ...) into `out_dir`; `mask`: a mask file or folder of them."
-    _check_tiling(tile or default_tile(model), overlap)
+    tile = _tiling(model, tile, overlap)  # refused before any file is read
     def restore(img, i, src):
         masked = {} if mask is None else {'mask': _mask_for(mask, src)}
         out, notes = restore_image(model, img, tile=tile, overlap=overlap, **kwargs, **masked)
