@@ -1,11 +1,16 @@
 """Training-data throughput: fastai's per-item PIL pipeline (2 workers) vs the pre-decoded cache with batched
-per-image augmentation, both with pad+crop, flip, TrivialAugmentWide and random erasing, in one process.
+per-image augmentation, in one process. Classification: pad+crop, flip, TrivialAugmentWide and random erasing;
+`--pairs`: the super-resolution pairs (pad+crop and flip shared, x2 bicubic degradation and erasing of the input).
 
-    python bench/data_speed.py --data ../shared/data/tiny-imagenet-200.zip --classes 20 --seconds 40 [--full-cache]
+    python bench/data_speed.py --data ../shared/data/tiny-imagenet-200.zip --classes 20 --seconds 40 [--full-cache] [--pairs]
 """
 import argparse, json, shutil, time
 
-from superres.data import cache_dir, classification_dls, decoded_dls, decoded_images, find_tiny_imagenet, TinyImageNet
+import torch
+from fastai.torch_core import default_device
+
+from superres.data import (cache_dir, classification_dls, decoded_dls, decoded_images, decoded_paired_dls, find_tiny_imagenet,
+                           sr_dls, TinyImageNet)
 
 def images_per_s(dl, seconds):
     "Images/s over whole batches for `seconds`, after the first batch (worker start-up) is out of the way."
@@ -14,6 +19,7 @@ def images_per_s(dl, seconds):
     for x, _ in it:
         n += len(x)
         if time.perf_counter() - t0 > seconds: break
+    if x.is_cuda: torch.cuda.synchronize()
     return n / (time.perf_counter() - t0)
 
 def timed(f):
@@ -23,6 +29,8 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data'); p.add_argument('--classes', type=int, default=20); p.add_argument('--bs', type=int, default=128)
     p.add_argument('--seconds', type=float, default=40)
+    p.add_argument('--pairs', action='store_true', help='the super-resolution pairs instead of the classifier\'s batches')
+    p.add_argument('--device', default=str(default_device()), help='where the decoded path\'s batches are augmented')
     p.add_argument('--full-cache', action='store_true', help='also time building the cache of all 100,000 training images from scratch')
     a = p.parse_args()
     root = find_tiny_imagenet(a.data)
@@ -34,13 +42,20 @@ if __name__ == '__main__':
         _, warm = timed(lambda: decoded_images(files))
         rows.append(dict(what='cache of the full train set', images=len(files), gbytes=round(arr.nbytes / 1e9, 2), build_s=round(cold, 1), reuse_s=round(warm, 2)))
         print(json.dumps(rows[-1]), flush=True)
-    pil = classification_dls(root, classes=a.classes, bs=a.bs, num_workers=2)
-    rows.append(dict(what='per-item PIL DataBlock, 2 workers (crop, flip, TrivialAugment, erase)', imgs_per_s=images_per_s(pil.train, a.seconds)))
-    print(json.dumps(rows[-1]), flush=True)
-    for ta in (True, False):
-        dls = decoded_dls(root, classes=a.classes, bs=a.bs, trivial_augment=ta)
-        what = 'decoded cache, batched per-image crop, flip, ' + ('TrivialAugment, ' if ta else '') + 'erase'
-        rows.append(dict(what=what, imgs_per_s=images_per_s(dls.train, a.seconds)))
+    if a.pairs:
+        loaders = {'per-item PIL DataBlock, 2 workers (crop, flip, x2 bicubic, erase)':
+                       lambda: sr_dls(root, classes=a.classes, bs=a.bs, num_workers=2),
+                   'decoded cache, batched per-image crop, flip, x2 bicubic, erase':
+                       lambda: decoded_paired_dls(root, classes=a.classes, bs=a.bs, device=a.device)}
+    else:
+        loaders = {'per-item PIL DataBlock, 2 workers (crop, flip, TrivialAugment, erase)':
+                       lambda: classification_dls(root, classes=a.classes, bs=a.bs, num_workers=2),
+                   **{'decoded cache, batched per-image crop, flip, ' + ('TrivialAugment, ' if ta else '') + 'erase':
+                       (lambda ta=ta: decoded_dls(root, classes=a.classes, bs=a.bs, trivial_augment=ta, device=a.device))
+                      for ta in (True, False)}}
+    start = len(rows)
+    for what, make in loaders.items():
+        rows.append(dict(what=what, imgs_per_s=images_per_s(make().train, a.seconds)))
         print(json.dumps(rows[-1]), flush=True)
-    base = rows[-3]['imgs_per_s']
-    for r in rows[-2:]: print(f"{r['what']}: {r['imgs_per_s']:.0f} images/s, {r['imgs_per_s'] / base:.2f}x the PIL path ({base:.0f})")
+    base = rows[start]['imgs_per_s']
+    for r in rows[start+1:]: print(f"{r['what']}: {r['imgs_per_s']:.0f} images/s, {r['imgs_per_s'] / base:.2f}x the PIL path ({base:.0f})")

@@ -3,14 +3,20 @@ right shape: images/s and seconds per 100k-image epoch, for every classifier pre
 loss through the classifier's features, as `superres train --loss perceptual` trains), in fastai's whole loop.
 
     python bench/gpu_throughput.py [--device cuda] [--steps 30] [--bs 512] [--precision auto fp32 ...]
+
+With `--data TINY_IMAGENET`, instead: the step2 classifier and the SR recipe on its encoder trained from the real data
+(decoded cache with and without background batches, and the per-item PIL DataBlock for the pairs) against synthetic
+batches, the same learner in one process, so each ratio says how far the data path keeps the model fed.
 """
 import argparse, json, time
 
 import torch
+from fastai.callback.core import Callback, CancelEpochException
 from fastai.data.core import DataLoaders
 from fastai.torch_core import TensorCategory
 from fastai.vision.core import TensorImage
 
+from superres.data import decoded_dls, decoded_paired_dls, sr_dls
 from superres.learner import classifier_learner, restoration_learner
 from superres.models import PRESETS, classifier, restorer_config
 
@@ -43,6 +49,38 @@ def timed_fit(learn, steps):
     if dls.device.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - start) / (steps + 1)
 
+class StopAfter(Callback):
+    "End each epoch after `n` training batches, before validation: times the training loop alone."
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.training and self.iter + 1 >= self.n: raise CancelEpochException()
+
+def seconds_per_step(learn, steps, train):
+    "Seconds per step over `steps` training steps drawn from `train`, after a 5-step warm-up on it."
+    learn.dls.train, stop, cuda = train, StopAfter(5), learn.dls.device.type == 'cuda'
+    with learn.no_bar(), learn.no_logging(), learn.added_cbs(stop):
+        learn.fit(1, 1e-3)
+        stop.n = steps
+        if cuda: torch.cuda.synchronize()
+        start = time.perf_counter()
+        learn.fit(1, 1e-3)
+        if cuda: torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+def real_vs_synthetic(name, learn, loaders, steps, target, device):
+    "Images/s of `learn` on each real training loader and on synthetic batches, with the ratio to synthetic."
+    bs = loaders[0][1].bs
+    s = seconds_per_step(learn, steps, Synthetic(steps + 5, bs, device, target))
+    synthetic = bs / s
+    report(device=torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu', recipe=name, data='synthetic', bs=bs, imgs_per_s=round(synthetic))
+    for what, dl in loaders:
+        rate = bs / seconds_per_step(learn, steps, dl)
+        report(recipe=name, data=what, bs=bs, imgs_per_s=round(rate), of_synthetic=round(rate / synthetic, 2))
+
+def prefetching(dl, on):
+    dl.prefetch = on
+    return dl
+
 SR_RECIPES = {  # name: (arch, unet preset, classifier preset of the perceptual loss, encoder pretrained)
     'tiny_unet reference, perceptual': ('tiny_unet', 'reference', 'step2', False),
     'tiny_unet_cross reference, perceptual': ('tiny_unet_cross', 'reference', 'step2', False),
@@ -60,9 +98,21 @@ if __name__ == '__main__':
     p.add_argument('--steps', type=int, default=30); p.add_argument('--bs', type=int, default=512)
     p.add_argument('--sr-bs', type=int, default=128)
     p.add_argument('--precision', nargs='+', default=['auto'], help='each measured in turn: auto (fp16 on CUDA), fp32, bf16, fp16')
+    p.add_argument('--data', help='Tiny ImageNet: compare real-data training with synthetic instead (see above)')
     a = p.parse_args()
     dev = torch.device(a.device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
+    if a.data:
+        dls = decoded_dls(a.data, bs=a.bs, device=dev, progress=False)
+        learn = classifier_learner(dls, preset='step2')
+        loaders = [(f'decoded cache, {"background" if on else "inline"} batches', prefetching(dls.train.new(shuffle=True, drop_last=True), on)) for on in (False, True)]
+        real_vs_synthetic('classify step2', learn, loaders, a.steps, 'label', dev)
+        pairs = decoded_paired_dls(a.data, bs=a.sr_bs, device=dev, progress=False)
+        learn = restoration_learner(pairs, arch='tiny_unet', preset='reference', loss='perceptual', classifier_model=learn.model)
+        loaders = [(f'decoded cache, {"background" if on else "inline"} batches', prefetching(pairs.train.new(shuffle=True, drop_last=True), on)) for on in (False, True)]
+        loaders.append(('per-item PIL DataBlock, 2 workers', sr_dls(a.data, bs=a.sr_bs, device=dev).train))
+        real_vs_synthetic('superres tiny_unet on the step2 encoder, perceptual', learn, loaders, a.steps, 'image', dev)
+        raise SystemExit
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
     for precision in a.precision:
         for preset in PRESETS:

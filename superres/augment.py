@@ -175,10 +175,10 @@ class BatchTrivialAugment(RandTransform):
         self.signed = torch.tensor([s for _, s in space.values()])
 
     def before_call(self, b, split_idx):
-        n = len(b[0] if isinstance(b, tuple) else b)
-        self.ops = torch.randint(len(self.table), (n,))
-        mags = self.table[self.ops, torch.randint(self.table.shape[1], (n,))]
-        flip = self.signed[self.ops] & (torch.randint(2, (n,)) == 1)
+        n, dev = len(b[0] if isinstance(b, tuple) else b), self.table.device  # load_learner(cpu=False) maps it to the GPU
+        self.ops = torch.randint(len(self.table), (n,), device=dev)
+        mags = self.table[self.ops, torch.randint(self.table.shape[1], (n,), device=dev)]
+        flip = self.signed[self.ops] & (torch.randint(2, (n,), device=dev) == 1)
         self.magnitudes = torch.where(flip, -mags, mags)
 
     def encodes(self, x: TensorImage): return type(x)(apply_trivial_augment(_plain(x), self.ops, self.magnitudes))

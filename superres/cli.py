@@ -107,7 +107,7 @@ def cmd_train(a):
                    classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class, epochs=a.epochs, budget=a.budget, bs=a.bs, lr=a.lr,
                    size=a.size, preset=a.preset, freeze_epochs=a.freeze_epochs, down=a.down, up=a.up,
                    erase=not a.no_erase, pretrained=not a.no_pretrained, feature_layers=a.feature_layers,
-                   precision=a.precision, seed=a.seed, resume=a.resume, skip_bad=a.skip_bad_images)
+                   precision=a.precision, seed=a.seed, resume=a.resume, skip_bad=a.skip_bad_images, pipeline=a.pipeline)
     _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')
 
 def _report(rows):
@@ -298,6 +298,10 @@ def parser():
     tr.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
     tr.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic; reference: nearest)')
     tr.add_argument('--no-erase', action='store_true', help='no random erasing on the training inputs')
+    tr.add_argument('--pipeline', choices=['auto', 'decoded', 'datablock'], default='auto', help='decoded: Tiny ImageNet '
+                    'decoded once into a memory-mapped cache, crop/flip/degradation/erasing per image on whole batches (on '
+                    'the GPU there); datablock: fastai DataBlock, per-image PIL in worker processes, any folder and task. '
+                    'auto (default): decoded where it serves (Tiny ImageNet, --size 64, superres with nearest/bilinear/bicubic)')
     tr.add_argument('--precision', choices=PRECISIONS, default='auto', help='as for classify train')
     tr.add_argument('--seed', type=int, help='random seed for a repeatable run')
     tr.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint '

@@ -1,5 +1,5 @@
 """Tiny ImageNet: finding it, validating it, and turning it into fastai DataLoaders."""
-import hashlib, os, random, shutil, tempfile, warnings, zipfile
+import hashlib, os, queue, random, shutil, tempfile, threading, warnings, zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -8,7 +8,7 @@ import torch
 from fastcore.basics import store_attr
 from fastai.data.block import CategoryBlock, DataBlock
 from fastai.data.core import DataLoaders, TfmdDL
-from fastai.data.transforms import FuncSplitter
+from fastai.data.transforms import FuncSplitter, IntToFloatTensor
 from fasttransform import Transform
 from fastai.vision.augment import CropPad, FlipItem, RandomCrop, RandTransform, Resize
 from fastai.torch_core import TensorCategory, default_device
@@ -19,13 +19,14 @@ from torchvision.transforms import TrivialAugmentWide
 
 from .augment import BatchPadCropFlip, BatchTrivialAugment, RandomErase
 from .cache import decode_into, decoded_cache
-from .degradations import Downscale, parse_degradation
+from .degradations import BATCH_FILTERS, Downscale, parse_degradation
 from .files import natural_key
 
 __all__ = ['TINY_IMAGENET_URL', 'DataError', 'cache_dir', 'find_tiny_imagenet', 'validate_tiny_imagenet',
            'TinyImageNet', 'load_rgb', 'find_bad_images', 'PILImageRGB', 'image_peak', 'image_to_tensor', 'image_stats', 'TrivialAugment', 'classification_dblock',
-           'classification_dls', 'ImageArrays', 'ArrayDL', 'DecodedDataLoaders', 'decoded_images', 'decoded_dls', 'show_batch_png',
-           'PILImageLR', 'TensorImageLR', 'Degrade', 'is_tiny_imagenet', 'paired_dls', 'sr_dls']
+           'classification_dls', 'ImageArrays', 'background', 'ArrayDL', 'DecodedDataLoaders', 'decoded_images', 'decoded_dls', 'show_batch_png',
+           'PILImageLR', 'TensorImageLR', 'Degrade', 'BatchDegrade', 'PairedArrays', 'is_tiny_imagenet', 'paired_dls',
+           'decoded_pairs_unsupported', 'decoded_paired_dls', 'sr_dls']
 
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
 DIR_NAME = 'tiny-imagenet-200'
@@ -265,13 +266,47 @@ class ImageArrays:
         old, self.split_idx = self.split_idx, i
         try: yield self
         finally: self.split_idx = old
-    def batch(self, idxs):
+    def read(self, idxs):
         "One fancy-indexed read per batch, in file order (kind to a memory map); the loader already shuffled which."
         idxs = np.sort(np.asarray(idxs))
-        return TensorImage(torch.from_numpy(np.ascontiguousarray(self.x[idxs]))), TensorCategory(torch.from_numpy(self.y[idxs]))
+        return torch.from_numpy(np.ascontiguousarray(self.x[idxs])), torch.from_numpy(self.y[idxs])
+    def batch(self, idxs):
+        x, y = self.read(idxs)
+        return TensorImage(x), TensorCategory(y)
+
+class _Raised:
+    def __init__(self, error): self.error = error
+
+def background(it, depth=2):
+    "`it` run in a thread `depth` items ahead: a GPU batch's Python work overlaps the last step (torch ops release the GIL)."
+    q, stop, end = queue.Queue(depth), threading.Event(), object()
+    def put(o):
+        while not stop.is_set():
+            try: return q.put(o, timeout=0.05)
+            except queue.Full: pass
+    def work():
+        try:
+            for o in it:
+                put(o)
+                if stop.is_set(): break
+            put(end)
+        except BaseException as e: put(_Raised(e))
+        finally:
+            if hasattr(it, 'close'): it.close()
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while (o := q.get()) is not end:
+            if isinstance(o, _Raised): raise o.error
+            yield o
+    finally:
+        stop.set()
+        worker.join()
 
 class ArrayDL(TfmdDL):
     "A fastai loader over `ImageArrays` that reads each batch with one indexed read instead of item by item."
+    prefetch = False  # True: batches made in a background thread, ahead of a GPU's step (bench/gpu_throughput.py --data)
+    def __iter__(self): return background(super().__iter__()) if self.prefetch else super().__iter__()
     def create_item(self, i): return 0 if i is None else i  # fastai probes with None to learn the batch types
     def create_batch(self, idxs):
         b = self.dataset.batch(idxs)
@@ -285,32 +320,32 @@ class DecodedDataLoaders(DataLoaders):
     def test_dl(self, test_items, rm_type_tfms=None, with_labels=False, **kwargs):
         size = self.valid.dataset.x.shape[-1]
         x = decode_into(np.empty((len(test_items), 3, size, size), np.uint8), test_items, _load_any, size, progress=False)
-        return self.valid.new(ImageArrays(x, np.zeros(len(x), np.int64), 1), **kwargs)
+        return self.valid.new(type(self.valid.dataset)(x, np.zeros(len(x), np.int64), 1), **kwargs)
 
 def decoded_images(files, size=64, cache=True, progress=True):
     "`files` decoded to (n, 3, size, size) uint8: memory-mapped from the on-disk cache (built once), or in memory."
     if not cache: return decode_into(np.empty((len(files), 3, size, size), np.uint8), files, load_rgb, size, progress)
     return decoded_cache(files, load_rgb, cache_dir()/'decoded', size=size, progress=progress)
 
+def _decoded_loaders(tin, dataset, tfms, size, bs, device, cache, progress):
+    "Train and valid loaders over the decoded images of `tin`; batches reach `device` before `tfms`, so those run there."
+    vocab = {w: i for i, w in enumerate(tin.wnids)}
+    def loader(files, split_idx, **kwargs):
+        ds = dataset(decoded_images(files, size, cache, progress), [vocab[tin.label(f)] for f in files], split_idx)
+        # batches are slices of one array: worker processes would only add cost
+        return ArrayDL(ds, bs=bs, after_batch=tfms, device=device, num_workers=0, **kwargs)
+    return loader(tin.train_files(), 0, shuffle=True, drop_last=True), loader(tin.val_files(), 1)
+
 def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True, erase=0.25,
                 device=None, skip_bad=False, cache=True, progress=True):
     "Classification DataLoaders over pre-decoded uint8 images: crop/flip, TrivialAugment and erasing per image on whole batches."
-    from fastai.data.transforms import IntToFloatTensor
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
     device = device or default_device()  # batches go to the GPU before augmenting, so augmentation runs there
-    vocab = {w: i for i, w in enumerate(tin.wnids)}
-    def loader(files, split_idx, tfms, **kwargs):
-        ds = ImageArrays(decoded_images(files, size, cache, progress), [vocab[tin.label(f)] for f in files], split_idx)
-        # batches are slices of one array: worker processes would only add cost
-        return ArrayDL(ds, bs=bs, after_batch=tfms, device=device,
-                      num_workers=0, **kwargs)
     aug = ([BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])) if augment else []
     erasing = [RandomErase(erase, mean=stats[0], std=stats[1])] if augment and erase else []
     tfms = aug + [IntToFloatTensor()] + erasing  # the random ones only fire on split 0, as in a fastai DataBlock
-    train = loader(tin.train_files(), 0, tfms, shuffle=True, drop_last=True)
-    valid = loader(tin.val_files(), 1, tfms)
-    dls = DecodedDataLoaders(train, valid, device=device)
+    dls = DecodedDataLoaders(*_decoded_loaders(tin, ImageArrays, tfms, size, bs, device, cache, progress), device=device)
     dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
     return dls
 
@@ -339,6 +374,18 @@ class Degrade(Transform):
     order = 4
     def __init__(self, degradation='superres'): self.degradation = parse_degradation(degradation)
     def encodes(self, x: PILImageLR): return PILImageLR(self.degradation(x))
+
+class BatchDegrade(Transform):
+    "`Degrade` for a uint8 batch: the degradation's tensor form, per image, on the batch's device (after crop/flip)."
+    order = 4
+    def __init__(self, degradation): self.degradation = degradation
+    def encodes(self, x: TensorImageLR): return TensorImageLR(self.degradation.batch(x.as_subclass(torch.Tensor)))
+
+class PairedArrays(ImageArrays):
+    "Decoded images as restoration pairs: each image is the target and, once degraded, the input."
+    def batch(self, idxs):
+        x, _ = self.read(idxs)
+        return TensorImageLR(x), TensorImage(x)
 
 def is_tiny_imagenet(path):
     "Whether `path` is a Tiny ImageNet zip or folder rather than a plain folder of images."
@@ -373,6 +420,31 @@ def paired_dls(data=None, degradation='superres', size=64, classes=None, per_cla
     if num_workers is None: num_workers = min(2, os.cpu_count() or 1)
     dls = dblock.dataloaders(data, bs=bs, num_workers=num_workers, **kwargs)
     dls.stats, dls.degradation, dls.scale = stats, degradation, 1 if degradation is None else degradation.scale
+    return dls
+
+def decoded_pairs_unsupported(data, degradation, size=64):
+    "Why `decoded_paired_dls` cannot serve this data and task (None when it can)."
+    if not is_tiny_imagenet(data): return f'{data} is a folder of images, and the decoded path reads Tiny ImageNet only'
+    if size != 64: return f'it trains on the images at their own 64 pixels, not crops of {size}'
+    if degradation is None or not parse_degradation(degradation).batchable:
+        return (f'task {getattr(degradation, "spec", degradation)} has no batched form '
+                f'(superres with {", ".join(BATCH_FILTERS)} filters has)')
+
+def decoded_paired_dls(data=None, degradation='superres', classes=None, per_class=None, val_per_class=None, bs=64,
+                       erase=True, augment=True, device=None, skip_bad=False, cache=True, progress=True):
+    "`paired_dls` over pre-decoded Tiny ImageNet: crop/flip, degradation and erasing per image on whole batches (on the GPU there)."
+    size = 64
+    if why := decoded_pairs_unsupported(data, degradation, size): raise ValueError(f'no decoded paired data: {why}')
+    degradation = parse_degradation(degradation)
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class,
+                       skip_bad=skip_bad)
+    stats = image_stats(tin.train_files())
+    device = device or default_device()
+    crop_flip = [BatchPadCropFlip(size // 8)] if augment else []
+    erasing = [RandomErase(mean=stats[0], std=stats[1], types=TensorImageLR)] if erase else []
+    tfms = crop_flip + [BatchDegrade(degradation), IntToFloatTensor()] + erasing
+    dls = DecodedDataLoaders(*_decoded_loaders(tin, PairedArrays, tfms, size, bs, device, cache, progress), device=device)
+    dls.tin, dls.stats, dls.degradation, dls.scale = tin, stats, degradation, degradation.scale
     return dls
 
 def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):

@@ -6,9 +6,11 @@ A task is named by a spec: `jpeg`, `jpeg:quality=5..30`, `denoise:kind=gaussian,
 import io, random
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-__all__ = ['FILTERS', 'degrade_sr', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
+__all__ = ['FILTERS', 'degrade_sr', 'BATCH_FILTERS', 'resize_batch', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
            'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation',
            'FILLS', 'SIDES', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'extend_canvas', 'GRAY']
 
@@ -26,6 +28,15 @@ def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
     small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
     return small if up is None else small.resize((w, h), _filter(up))
 
+BATCH_FILTERS = {'nearest': 'nearest-exact', 'bilinear': 'bilinear', 'bicubic': 'bicubic'}  # PIL filter -> torch mode
+
+def resize_batch(x, size, filter='bicubic'):
+    "PIL's `resize` of a uint8 batch as tensor ops (any device): its kernels, width then height, rounded in between as PIL does."
+    mode = BATCH_FILTERS[filter]
+    resize = lambda y, hw: F.interpolate(y, size=hw, mode=mode, **({} if mode.startswith('nearest') else dict(antialias=True)))
+    y = resize(x.float(), (x.shape[-2], size[1])).round_().clamp_(0, 255)
+    return resize(y, size).round_().clamp_(0, 255).to(torch.uint8)
+
 def _draw(rng, v):
     "One value of a parameter: a (lo, hi) range is uniform, a list a random choice, anything else itself."
     if isinstance(v, tuple): return rng.uniform(*v)
@@ -36,7 +47,7 @@ def _np_rng(rng): return np.random.default_rng(rng.getrandbits(64))
 
 class Degradation:
     "A degradation of an RGB PIL image; `rng` (a `random.Random`, or the `random` module in DataLoaders) makes it repeatable."
-    name, scale = None, 1
+    name, scale, batchable = None, 1, False  # batchable: `batch` degrades a whole uint8 tensor batch the same way
     def __init__(self, **params):
         self.params = params
         self.__dict__.update(params)
@@ -66,6 +77,18 @@ class Downscale(Degradation):
         for f in ([down] if isinstance(down, str) else down) + ([] if up is None else [up]): _filter(f)
         super().__init__(scale=scale, down=down, up=up)
     def apply(self, img, rng=random): return degrade_sr(img, self.scale, _draw(rng, self.down), self.up)
+    @property
+    def batchable(self):
+        return all(f in BATCH_FILTERS for f in ([self.down] if isinstance(self.down, str) else self.down) + [self.up or 'nearest'])
+    def batch(self, x):
+        "`apply` to a uint8 batch (n, 3, h, w) on its own device, each image drawing its own `down` filter."
+        h, w = x.shape[-2:]
+        small_hw = max(1, round(h / self.scale)), max(1, round(w / self.scale))
+        downs = [self.down] if isinstance(self.down, str) else self.down
+        pick = torch.randint(len(downs), (len(x),), device=x.device)
+        small = x.new_empty(*x.shape[:2], *small_hw)
+        for i, f in enumerate(downs): small[pick == i] = resize_batch(x[pick == i], small_hw, f)
+        return small if self.up is None else resize_batch(small, (h, w), self.up)
 
 class Resize(Degradation):
     "Down to a random fraction of the size and back with a random filter: the resize step of a real-photo chain."

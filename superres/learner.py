@@ -361,10 +361,10 @@ def task_degradation(task='superres', scale=None, down=None, up=None, lr_input=F
 def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse', classifier_path=None, trust_pickle=False,
                    pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64,
                    lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=True, feature_layers=None,
-                   precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False):
+                   precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False, pipeline='auto'):
     "The restoration recipe: paired data for `task`, UNet, loss; with a pretrained encoder, frozen for `freeze_epochs` first."
     from fastai.torch_core import set_seed
-    from .data import paired_dls
+    from .data import decoded_paired_dls, decoded_pairs_unsupported, paired_dls
     from .inference import load_classifier
     if seed is not None: set_seed(seed)
     out = Path(out)
@@ -372,9 +372,13 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
     out.mkdir(parents=True, exist_ok=True)
     clf = load_classifier(classifier_path, trust_pickle) if classifier_path else None
     deg = task_degradation(task, scale, down, up, lr_input=restorer_config(arch).get('input') == 'lr')
+    why_not = decoded_pairs_unsupported(data, deg, size)
+    if pipeline not in ('auto', 'decoded', 'datablock'): raise ValueError(f'pipeline must be auto, decoded or datablock, not {pipeline!r}')
+    if pipeline == 'decoded' and why_not: raise ValueError(f'--pipeline decoded cannot serve this run: {why_not}; use --pipeline datablock')
+    subset = dict(classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
     with main_process_first():
-        dls = paired_dls(data, deg, size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
-                         erase=erase, num_workers=num_workers, skip_bad=skip_bad)
+        dls = (paired_dls(data, deg, size=size, num_workers=num_workers, **subset) if why_not or pipeline == 'datablock'
+               else decoded_paired_dls(data, deg, **subset))
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                              feature_layers=feature_layers, precision=precision, path=out)
     frozen = freeze_epochs if clf is not None and pretrained else 0

@@ -5,9 +5,12 @@ import pytest
 import torch
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import one_param
+from fastai.vision.core import TensorImage
 from PIL import Image
 
-from superres.data import decoded_dls, paired_dls
+from superres.augment import BatchTrivialAugment
+from superres.data import decoded_dls, decoded_paired_dls, paired_dls
+from superres.degradations import Downscale
 from superres.inference import inference_precision, load_restorer, upscale_image
 from superres.learner import classifier_learner, restoration_learner
 from superres.metrics import psnr
@@ -28,8 +31,23 @@ def test_classifier_trains_on_the_gpu_from_the_decoded_cache(tiny_root):
     assert xb.dtype == torch.float32 and xb.shape == (4, 3, 64, 64)  # uint8 copied over, then augmented on the GPU
     assert fit_on_the_gpu(classifier_learner(dls, preset='cpu_small')) == ('cuda', True, True)
 
-def test_perceptual_restorer_trains_on_the_gpu(tiny_root):
-    dls = paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
+def test_trivial_augment_with_its_tables_on_the_gpu():
+    tfm = BatchTrivialAugment()  # as load_learner(cpu=False) leaves it: every tensor mapped to the GPU
+    tfm.table, tfm.signed = tfm.table.cuda(), tfm.signed.cuda()
+    x = TensorImage(torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8, device='cuda'))
+    out = tfm(x, split_idx=0)
+    assert out.device.type == 'cuda' and out.shape == x.shape and not torch.equal(out, x)
+
+def test_pairs_are_degraded_on_the_gpu_as_on_the_cpu(tiny_root):
+    x, y = decoded_paired_dls(tiny_root, classes=3, bs=8, erase=False).train.one_batch()
+    assert x.device.type == y.device.type == 'cuda'
+    as_uint8 = lambda t: (t.as_subclass(torch.Tensor) * 255).round().byte()
+    on_cpu = Downscale(2).batch(as_uint8(y).cpu())
+    assert (as_uint8(x).cpu().int() - on_cpu.int()).abs().max() <= 1
+
+@pytest.mark.parametrize('decoded', [True, False])
+def test_perceptual_restorer_trains_on_the_gpu(tiny_root, decoded):
+    dls = decoded_paired_dls(tiny_root, classes=3, bs=4) if decoded else paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
     learn = restoration_learner(dls, loss='perceptual', classifier_model=classifier('cpu_small', n_out=3))
     assert fit_on_the_gpu(learn) == ('cuda', True, True)
 

@@ -1,4 +1,4 @@
-import os, zipfile
+import os, random, threading, zipfile
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +9,7 @@ from fastai.vision.core import TensorImage
 from PIL import Image
 
 from superres.augment import BatchPadCropFlip, RandomErase
-from superres.data import (DataError, TinyImageNet, cache_dir, classification_dls,
+from superres.data import (DataError, TinyImageNet, background, cache_dir, classification_dls,
                            decoded_dls, find_tiny_imagenet, image_stats, is_val, validate_tiny_imagenet)
 from conftest import N_TRAIN, N_VAL, wnid
 
@@ -167,6 +167,29 @@ def test_decoded_dls_matches_files(tiny_root):
     batches = [dls.train.one_batch()[0].as_subclass(torch.Tensor) for _ in range(3)]
     unchanged = sum(any(torch.equal(b[j], r) for r in raw) for b in batches for j in range(len(b)))
     assert unchanged <= 2  # crop/flip/erase ran on the training set (a zero-offset unflipped crop is rare)
+
+def test_prefetched_batches_are_the_same_batches(tiny_root):
+    dl = decoded_dls(tiny_root, classes=3, bs=4, progress=False).train
+    def batches(prefetch):
+        dl.prefetch, dl.rng = prefetch, random.Random(0)  # same shuffle
+        torch.manual_seed(0)  # same augmentation draws
+        return [(x.clone(), y.clone()) for x, y in dl]
+    plain, ahead = batches(False), batches(True)
+    assert len(plain) == len(dl) > 1
+    assert all(torch.equal(a, b) for p, q in zip(plain, ahead) for a, b in zip(p, q))
+    threads = threading.active_count()
+    it = iter(dl)
+    next(it); it.close()  # stopped early (a time budget, one_batch): the thread ends with it
+    assert threading.active_count() == threads
+
+def test_background_raises_the_error_where_it_is_consumed():
+    def failing():
+        yield 1
+        raise ValueError('bad batch')
+    got = []
+    with pytest.raises(ValueError, match='bad batch'):
+        for o in background(failing()): got.append(o)
+    assert got == [1]
 
 def test_decoded_cache_built_once_and_rebuilt_when_stale(fresh_tiny, tmp_path, monkeypatch):
     from superres import cache

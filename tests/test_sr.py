@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from PIL import Image
 
-from superres.data import Degrade, PILImageLR, TensorImageLR, sr_dls
+from superres.data import (Degrade, PILImageLR, TensorImageLR, decoded_paired_dls, decoded_pairs_unsupported,
+                           sr_dls)
 from superres.degradations import Downscale, degrade_sr
 from superres.inference import evaluate_sr, load_restorer, refine, restore_files, upscale_image
 from superres.learner import save_model, restoration_learner, train_restorer, unet_splitter
@@ -36,6 +37,42 @@ def test_degradation_and_erasing_hit_the_input_only(tiny_root):
     dls = sr_dls(tiny_root, scale=1, erase=True, classes=5, bs=16, num_workers=0)
     x, y = dls.train.one_batch()
     assert not torch.equal(plain(x), plain(y))
+
+def as_uint8(t): return (plain(t) * 255).round().byte()
+
+def test_decoded_pairs_are_the_datablock_pairs(tiny_root):
+    deg = Downscale(2)
+    fast = decoded_paired_dls(tiny_root, deg, classes=5, bs=8, erase=False, progress=False)
+    slow = sr_dls(tiny_root, scale=2, classes=5, bs=8, erase=False, num_workers=0)
+    (xf, yf), (xs, ys) = fast.valid.one_batch(), slow.valid.one_batch()
+    assert torch.equal(as_uint8(yf), as_uint8(ys))  # same validation images, in the same order
+    diff = (as_uint8(xf).int() - as_uint8(xs).int()).abs()
+    assert diff.max() <= 2 and diff.float().mean() < 0.1  # the tensor resize is PIL's up to its rounding
+    torch.manual_seed(0)
+    x, y = fast.train.one_batch()
+    assert torch.equal(as_uint8(x), deg.batch(as_uint8(y)))  # input = degraded target after the shared crop and flip
+    edges = torch.stack([y[:, :, 0], y[:, :, -1], y[:, :, :, 0], y[:, :, :, -1]], 1)
+    assert (plain(edges).amax((2, 3)) == 0).any()  # some crops reach into the zero padding, as the PIL path's do
+    erased = decoded_paired_dls(tiny_root, deg, classes=5, bs=16, progress=False)
+    x, y = erased.train.one_batch()
+    assert not torch.equal(as_uint8(x), deg.batch(as_uint8(y)))  # erasing changed some inputs
+
+def test_decoded_pairs_say_what_they_cannot_serve(tiny_root, tmp_path):
+    assert decoded_pairs_unsupported(tiny_root, Downscale(3, ['bicubic', 'bilinear'], 'nearest')) is None
+    assert 'folder' in decoded_pairs_unsupported(tmp_path, Downscale(2))
+    assert '48' in decoded_pairs_unsupported(tiny_root, Downscale(2), size=48)
+    for task in ('jpeg', 'superres:down=lanczos', 'real+superres'): assert 'no batched form' in decoded_pairs_unsupported(tiny_root, task)
+    with pytest.raises(ValueError, match='--pipeline datablock'):
+        train_restorer(tmp_path/'run', data=tiny_root, task='jpeg', pipeline='decoded', classes=2, epochs=1)
+
+def test_downscale_batch_draws_a_filter_per_image():
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8)
+    out = Downscale(2, ['bicubic', 'nearest'], None).batch(x)
+    bicubic, nearest = Downscale(2, 'bicubic', None).batch(x), Downscale(2, 'nearest', None).batch(x)
+    is_bicubic = (out == bicubic).flatten(1).all(1)
+    assert out.shape == (64, 3, 8, 8) and (is_bicubic | (out == nearest).flatten(1).all(1)).all()
+    assert 16 < is_bicubic.sum() < 48
 
 def test_degrade_filters():
     img = PILImageLR(Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)))
