@@ -85,9 +85,9 @@ class Downscale(Degradation):
         h, w = x.shape[-2:]
         small_hw = max(1, round(h / self.scale)), max(1, round(w / self.scale))
         downs = [self.down] if isinstance(self.down, str) else self.down
-        pick = torch.randint(len(downs), (len(x),), device=x.device)
-        small = x.new_empty(*x.shape[:2], *small_hw)
-        for i, f in enumerate(downs): small[pick == i] = resize_batch(x[pick == i], small_hw, f)
+        small = resize_batch(x, small_hw, downs[0])
+        pick = torch.randint(len(downs), (len(x), 1, 1, 1), device=x.device)
+        for i, f in enumerate(downs[1:], 1): small = torch.where(pick == i, resize_batch(x, small_hw, f), small)  # no GPU sync
         return small if self.up is None else resize_batch(small, (h, w), self.up)
 
 class Resize(Degradation):
