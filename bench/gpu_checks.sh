@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of one run (about 6 minutes): the GPU-relevant tests, real-data training against synthetic batches
+# The GPU checks of one run (step limits add up to 6 minutes): the GPU-relevant tests, real-data training against synthetic batches
 # (decoded cache inline and in the background, per-item PIL), the classifier data path alone, a real-data classifier and
 # perceptual SR run, Set14 PSNR with the default precision. `bench/gpu_throughput.py` (all recipes, synthetic) and `bench/upscale_speed.py --size 2048` are the
 # others BENCHMARKS.md reports; run them when time allows. Logs and metrics go to OUT.
