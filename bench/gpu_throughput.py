@@ -38,17 +38,6 @@ class FakeDls(DataLoaders):
         self.bs, self.target, self.lr_size = bs, target, lr_size
         self.vocab, self.stats, self.scale = [str(i) for i in range(200)], ([0.5]*3, [0.25]*3), 2
 
-def timed_fit(learn, steps):
-    "Seconds per training step after a warm-up epoch (cudnn autotune, allocator), fastai's whole loop included."
-    dls = learn.dls
-    learn.dls.train, learn.dls.valid = (Synthetic(n, dls.bs, dls.device, dls.target, dls.lr_size) for n in (steps, 1))
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    if dls.device.type == 'cuda': torch.cuda.synchronize()
-    start = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    if dls.device.type == 'cuda': torch.cuda.synchronize()
-    return (time.perf_counter() - start) / (steps + 1)
-
 class StopAfter(Callback):
     "End each epoch after `n` training batches, before validation: times the training loop alone."
     def __init__(self, n): self.n = n
@@ -67,19 +56,25 @@ def seconds_per_step(learn, steps, train):
         if cuda: torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps
 
-def real_vs_synthetic(name, learn, loaders, steps, target, device):
+def timed_fit(learn, steps):
+    "Seconds per step of `learn` on synthetic batches shaped like its FakeDls'."
+    dls = learn.dls
+    return seconds_per_step(learn, steps, Synthetic(steps + 5, dls.bs, dls.device, dls.target, dls.lr_size))
+
+def real_vs_synthetic(device_name, recipe, learn, loaders, steps, target):
     "Images/s of `learn` on each real training loader and on synthetic batches, with the ratio to synthetic."
-    bs = loaders[0][1].bs
-    s = seconds_per_step(learn, steps, Synthetic(steps + 5, bs, device, target))
-    synthetic = bs / s
-    report(device=torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu', recipe=name, data='synthetic', bs=bs, imgs_per_s=round(synthetic))
+    bs, device = loaders[0][1].bs, learn.dls.device
+    synthetic = bs / seconds_per_step(learn, steps, Synthetic(steps + 5, bs, device, target))
+    report(device=device_name, recipe=recipe, data='synthetic', bs=bs, imgs_per_s=round(synthetic))
     for what, dl in loaders:
         rate = bs / seconds_per_step(learn, steps, dl)
-        report(recipe=name, data=what, bs=bs, imgs_per_s=round(rate), of_synthetic=round(rate / synthetic, 2))
+        report(device=device_name, recipe=recipe, data=what, bs=bs, imgs_per_s=round(rate), of_synthetic=round(rate / synthetic, 2))
 
-def prefetching(dl, on):
-    dl.prefetch = on
-    return dl
+def inline_and_background(dl):
+    "Two copies of a decoded training loader: batches made in the loop, and in a background thread."
+    copies = {on: dl.new(shuffle=True, drop_last=True) for on in (False, True)}
+    for on, copy in copies.items(): copy.prefetch = on
+    return [(f'decoded cache, {"background" if on else "inline"} batches', copy) for on, copy in copies.items()]
 
 SR_RECIPES = {  # name: (arch, unet preset, classifier preset of the perceptual loss, encoder pretrained)
     'tiny_unet reference, perceptual': ('tiny_unet', 'reference', 'step2', False),
@@ -102,18 +97,16 @@ if __name__ == '__main__':
     a = p.parse_args()
     dev = torch.device(a.device)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
+    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
     if a.data:
         dls = decoded_dls(a.data, bs=a.bs, device=dev, progress=False)
         learn = classifier_learner(dls, preset='step2')
-        loaders = [(f'decoded cache, {"background" if on else "inline"} batches', prefetching(dls.train.new(shuffle=True, drop_last=True), on)) for on in (False, True)]
-        real_vs_synthetic('classify step2', learn, loaders, a.steps, 'label', dev)
+        real_vs_synthetic(name, 'classify step2', learn, inline_and_background(dls.train), a.steps, 'label')
         pairs = decoded_paired_dls(a.data, bs=a.sr_bs, device=dev, progress=False)
         learn = restoration_learner(pairs, arch='tiny_unet', preset='reference', loss='perceptual', classifier_model=learn.model)
-        loaders = [(f'decoded cache, {"background" if on else "inline"} batches', prefetching(pairs.train.new(shuffle=True, drop_last=True), on)) for on in (False, True)]
-        loaders.append(('per-item PIL DataBlock, 2 workers', sr_dls(a.data, bs=a.sr_bs, device=dev).train))
-        real_vs_synthetic('superres tiny_unet on the step2 encoder, perceptual', learn, loaders, a.steps, 'image', dev)
+        loaders = inline_and_background(pairs.train) + [('per-item PIL DataBlock, 2 workers', sr_dls(a.data, bs=a.sr_bs, device=dev).train)]
+        real_vs_synthetic(name, 'superres tiny_unet on the step2 encoder, perceptual', learn, loaders, a.steps, 'image')
         raise SystemExit
-    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
     for precision in a.precision:
         for preset in PRESETS:
             s = timed_fit(classifier_learner(FakeDls(a.bs, dev, 'label'), preset=preset, precision=precision), a.steps)

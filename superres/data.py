@@ -1,5 +1,7 @@
 """Tiny ImageNet: finding it, validating it, and turning it into fastai DataLoaders."""
-import hashlib, os, queue, random, shutil, tempfile, threading, warnings, zipfile
+import hashlib, os, random, shutil, tempfile, warnings, zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -274,34 +276,15 @@ class ImageArrays:
         x, y = self.read(idxs)
         return TensorImage(x), TensorCategory(y)
 
-class _Raised:
-    def __init__(self, error): self.error = error
-
 def background(it, depth=2):
     "`it` run in a thread `depth` items ahead: a GPU batch's Python work overlaps the last step (torch ops release the GIL)."
-    q, stop, end = queue.Queue(depth), threading.Event(), object()
-    def put(o):
-        while not stop.is_set():
-            try: return q.put(o, timeout=0.05)
-            except queue.Full: pass
-    def work():
-        try:
-            for o in it:
-                put(o)
-                if stop.is_set(): break
-            put(end)
-        except BaseException as e: put(_Raised(e))
-        finally:
-            if hasattr(it, 'close'): it.close()
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
+    it, end, pool = iter(it), object(), ThreadPoolExecutor(1)
     try:
-        while (o := q.get()) is not end:
-            if isinstance(o, _Raised): raise o.error
+        ahead = deque(pool.submit(next, it, end) for _ in range(depth))
+        while (o := ahead.popleft().result()) is not end:
+            ahead.append(pool.submit(next, it, end))
             yield o
-    finally:
-        stop.set()
-        worker.join()
+    finally: pool.shutdown(cancel_futures=True)
 
 class ArrayDL(TfmdDL):
     "A fastai loader over `ImageArrays` that reads each batch with one indexed read instead of item by item."
@@ -430,11 +413,11 @@ def decoded_pairs_unsupported(data, degradation, size=64):
         return (f'task {getattr(degradation, "spec", degradation)} has no batched form '
                 f'(superres with {", ".join(BATCH_FILTERS)} filters has)')
 
-def decoded_paired_dls(data=None, degradation='superres', classes=None, per_class=None, val_per_class=None, bs=64,
+def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None, bs=64,
                        erase=True, augment=True, device=None, skip_bad=False, cache=True, progress=True):
     "`paired_dls` over pre-decoded Tiny ImageNet: crop/flip, degradation and erasing per image on whole batches (on the GPU there)."
-    size = 64
-    if why := decoded_pairs_unsupported(data, degradation, size): raise ValueError(f'no decoded paired data: {why}')
+    if why := decoded_pairs_unsupported(data, degradation, size):
+        raise ValueError(f'no decoded paired data: {why}; use paired_dls (--pipeline datablock)')
     degradation = parse_degradation(degradation)
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class,
                        skip_bad=skip_bad)

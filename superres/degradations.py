@@ -37,6 +37,8 @@ def resize_batch(x, size, filter='bicubic'):
     y = resize(x.float(), (x.shape[-2], size[1])).round_().clamp_(0, 255)
     return resize(y, size).round_().clamp_(0, 255).to(torch.uint8)
 
+def _options(v): return [v] if isinstance(v, str) else list(v)
+
 def _draw(rng, v):
     "One value of a parameter: a (lo, hi) range is uniform, a list a random choice, anything else itself."
     if isinstance(v, tuple): return rng.uniform(*v)
@@ -74,17 +76,17 @@ class Downscale(Degradation):
     "Super-resolution input: downscale by `scale`, then upsample back with `up` (None: the small image, for LR-space models)."
     name = 'superres'
     def __init__(self, scale=2, down='bicubic', up='bicubic'):
-        for f in ([down] if isinstance(down, str) else down) + ([] if up is None else [up]): _filter(f)
+        for f in _options(down) + ([] if up is None else [up]): _filter(f)
         super().__init__(scale=scale, down=down, up=up)
     def apply(self, img, rng=random): return degrade_sr(img, self.scale, _draw(rng, self.down), self.up)
     @property
     def batchable(self):
-        return all(f in BATCH_FILTERS for f in ([self.down] if isinstance(self.down, str) else self.down) + [self.up or 'nearest'])
+        return all(f in BATCH_FILTERS for f in _options(self.down) + [self.up or 'nearest'])
     def batch(self, x):
         "`apply` to a uint8 batch (n, 3, h, w) on its own device, each image drawing its own `down` filter."
         h, w = x.shape[-2:]
         small_hw = max(1, round(h / self.scale)), max(1, round(w / self.scale))
-        downs = [self.down] if isinstance(self.down, str) else self.down
+        downs = _options(self.down)
         small = resize_batch(x, small_hw, downs[0])
         pick = torch.randint(len(downs), (len(x), 1, 1, 1), device=x.device)
         for i, f in enumerate(downs[1:], 1): small = torch.where(pick == i, resize_batch(x, small_hw, f), small)  # no GPU sync

@@ -372,13 +372,11 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
     out.mkdir(parents=True, exist_ok=True)
     clf = load_classifier(classifier_path, trust_pickle) if classifier_path else None
     deg = task_degradation(task, scale, down, up, lr_input=restorer_config(arch).get('input') == 'lr')
-    why_not = decoded_pairs_unsupported(data, deg, size)
     if pipeline not in ('auto', 'decoded', 'datablock'): raise ValueError(f'pipeline must be auto, decoded or datablock, not {pipeline!r}')
-    if pipeline == 'decoded' and why_not: raise ValueError(f'--pipeline decoded cannot serve this run: {why_not}; use --pipeline datablock')
-    subset = dict(classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
+    decoded = pipeline == 'decoded' or (pipeline == 'auto' and not decoded_pairs_unsupported(data, deg, size))
+    subset = dict(size=size, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
     with main_process_first():
-        dls = (paired_dls(data, deg, size=size, num_workers=num_workers, **subset) if why_not or pipeline == 'datablock'
-               else decoded_paired_dls(data, deg, **subset))
+        dls = decoded_paired_dls(data, deg, **subset) if decoded else paired_dls(data, deg, num_workers=num_workers, **subset)
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                              feature_layers=feature_layers, precision=precision, path=out)
     frozen = freeze_epochs if clf is not None and pretrained else 0
