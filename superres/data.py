@@ -288,8 +288,10 @@ def background(it, depth=2):
 
 class ArrayDL(TfmdDL):
     "A fastai loader over `ImageArrays` that reads each batch with one indexed read instead of item by item."
-    prefetch = False  # True: batches made in a background thread, ahead of a GPU's step (bench/gpu_throughput.py --data)
-    def __iter__(self): return background(super().__iter__()) if self.prefetch else super().__iter__()
+    prefetch = None  # batches made in a background thread, ahead of the step; None: on a GPU (bench/gpu_throughput.py --data)
+    def __iter__(self):
+        ahead = getattr(self.device, 'type', None) == 'cuda' if self.prefetch is None else self.prefetch
+        return background(super().__iter__()) if ahead else super().__iter__()
     def create_item(self, i): return 0 if i is None else i  # fastai probes with None to learn the batch types
     def create_batch(self, idxs):
         b = self.dataset.batch(idxs)

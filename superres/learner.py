@@ -16,7 +16,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import Adam
-from fastai.torch_core import find_bs
+from fastai.torch_core import find_bs, one_param
 
 from .data import classification_dls, decoded_dls
 from .degradations import Chain, Downscale, parse_degradation
@@ -286,7 +286,7 @@ def unet_splitter(model):
 
 def default_feature_layers(clf, size=64, min_side=8):
     "The deepest body layer whose features keep at least `min_side` pixels a side: the reference's 256x8x8 on step2."
-    sides, x = [], torch.zeros(1, 3, size, size)
+    sides, x = [], torch.zeros(1, 3, size, size, device=one_param(clf).device)
     with torch.no_grad():
         for i, layer in enumerate(clf[:-1]):
             x = layer(x)

@@ -181,6 +181,11 @@ def test_prefetched_batches_are_the_same_batches(tiny_root):
     it = iter(dl)
     next(it); it.close()  # stopped early (a time budget, one_batch): the thread ends with it
     assert threading.active_count() == threads
+    dl.prefetch = None  # the default: background batches on a GPU only
+    it = iter(dl)
+    next(it)
+    assert threading.active_count() == threads + (dl.device.type == 'cuda')
+    it.close()
 
 def test_background_raises_the_error_where_it_is_consumed():
     def failing():

@@ -12,7 +12,7 @@ from superres.data import (Degrade, PILImageLR, TensorImageLR, decoded_paired_dl
                            sr_dls)
 from superres.degradations import Downscale, degrade_sr
 from superres.inference import evaluate_sr, load_restorer, refine, restore_files, upscale_image
-from superres.learner import save_model, restoration_learner, train_restorer, unet_splitter
+from superres.learner import default_feature_layers, save_model, restoration_learner, train_restorer, unet_splitter
 from superres.losses import FeatureLoss
 from superres.metrics import psnr, psnr_y, ssim
 from superres.models import Restorer, classifier, restorer, restorer_from_config
@@ -134,6 +134,13 @@ def test_feature_loss_gradients_and_contract():
     with torch.no_grad():  # the classifier sees [0,1] images and normalises them itself
         assert torch.equal(loss.features(targ)[0], clf[:3](targ))
     with pytest.raises(ValueError, match='outside'): FeatureLoss(clf, layer_ids=(len(clf) - 1,))
+
+@pytest.mark.parametrize('device', ['cpu', 'meta'])  # meta: a classifier on another device than the CPU, as on a GPU
+def test_default_feature_layer_is_the_deepest_with_8x8_features(device):
+    clf = classifier('step2').to(device)
+    (layer,) = default_feature_layers(clf)
+    x = torch.zeros(1, 3, 64, 64, device=device)
+    assert clf[:layer + 1](x).shape[-1] == 8 and clf[:layer + 2](x).shape[-1] < 8
 
 def test_metrics_hand_computed():
     a, b = torch.zeros(1, 3, 16, 16), torch.full((1, 3, 16, 16), 0.1)
