@@ -96,7 +96,6 @@ if __name__ == '__main__':
     p.add_argument('--data', help='Tiny ImageNet: compare real-data training with synthetic instead (see above)')
     a = p.parse_args()
     dev = torch.device(a.device)
-    if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
     if a.data:
         dls = decoded_dls(a.data, bs=a.bs, device=dev, progress=False)

@@ -312,26 +312,28 @@ def decoded_images(files, size=64, cache=True, progress=True):
     if not cache: return decode_into(np.empty((len(files), 3, size, size), np.uint8), files, load_rgb, size, progress)
     return decoded_cache(files, load_rgb, cache_dir()/'decoded', size=size, progress=progress)
 
-def _decoded_loaders(tin, dataset, tfms, size, bs, device, cache, progress):
-    "Train and valid loaders over the decoded images of `tin`; batches reach `device` before `tfms`, so those run there."
+def _decoded_dls(tin, stats, dataset, tfms, size, bs, device, cache, progress):
+    "DataLoaders over the decoded images of `tin`; batches reach `device` (default: the GPU if any) before `tfms`, so those run there."
+    device = device or default_device()
     vocab = {w: i for i, w in enumerate(tin.wnids)}
     def loader(files, split_idx, **kwargs):
         ds = dataset(decoded_images(files, size, cache, progress), [vocab[tin.label(f)] for f in files], split_idx)
         # batches are slices of one array: worker processes would only add cost
         return ArrayDL(ds, bs=bs, after_batch=tfms, device=device, num_workers=0, **kwargs)
-    return loader(tin.train_files(), 0, shuffle=True, drop_last=True), loader(tin.val_files(), 1)
+    dls = DecodedDataLoaders(loader(tin.train_files(), 0, shuffle=True, drop_last=True), loader(tin.val_files(), 1), device=device)
+    dls.tin, dls.stats = tin, stats
+    return dls
 
 def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True, erase=0.25,
                 device=None, skip_bad=False, cache=True, progress=True):
     "Classification DataLoaders over pre-decoded uint8 images: crop/flip, TrivialAugment and erasing per image on whole batches."
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
-    device = device or default_device()  # batches go to the GPU before augmenting, so augmentation runs there
     aug = ([BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])) if augment else []
     erasing = [RandomErase(erase, mean=stats[0], std=stats[1])] if augment and erase else []
     tfms = aug + [IntToFloatTensor()] + erasing  # the random ones only fire on split 0, as in a fastai DataBlock
-    dls = DecodedDataLoaders(*_decoded_loaders(tin, ImageArrays, tfms, size, bs, device, cache, progress), device=device)
-    dls.tin, dls.stats, dls.vocab = tin, stats, tin.wnids
+    dls = _decoded_dls(tin, stats, ImageArrays, tfms, size, bs, device, cache, progress)
+    dls.vocab = tin.wnids
     return dls
 
 def show_batch_png(data, fname, classes=None, per_class=None, n=16):
@@ -424,12 +426,11 @@ def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None,
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class,
                        skip_bad=skip_bad)
     stats = image_stats(tin.train_files())
-    device = device or default_device()
     crop_flip = [BatchPadCropFlip(size // 8)] if augment else []
     erasing = [RandomErase(mean=stats[0], std=stats[1], types=TensorImageLR)] if erase else []
     tfms = crop_flip + [BatchDegrade(degradation), IntToFloatTensor()] + erasing
-    dls = DecodedDataLoaders(*_decoded_loaders(tin, PairedArrays, tfms, size, bs, device, cache, progress), device=device)
-    dls.tin, dls.stats, dls.degradation, dls.scale = tin, stats, degradation, degradation.scale
+    dls = _decoded_dls(tin, stats, PairedArrays, tfms, size, bs, device, cache, progress)
+    dls.degradation, dls.scale = degradation, degradation.scale
     return dls
 
 def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):
