@@ -1,5 +1,6 @@
 """Package metadata read from settings.ini, the nbdev way."""
 from configparser import ConfigParser
+
 import setuptools
 
 cfg = ConfigParser(delimiters=['='])

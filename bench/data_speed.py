@@ -2,15 +2,22 @@
 per-image augmentation, in one process. Classification: pad+crop, flip, TrivialAugmentWide and random erasing;
 `--pairs`: the super-resolution pairs (pad+crop and flip shared, x2 bicubic degradation and erasing of the input).
 
-    python bench/data_speed.py --data ../shared/data/tiny-imagenet-200.zip --classes 20 --seconds 40 [--full-cache] [--pairs]
+    python bench/data_speed.py --data ../shared/data/tiny-imagenet-200.zip --classes 20 --seconds 40 \
+        [--full-cache] [--pairs]
 """
-import argparse, json, shutil, time
+import argparse
+import json
+import shutil
+import time
 
 import torch
 from fastai.torch_core import default_device
 
-from superres.data import (cache_dir, classification_dls, decoded_dls, decoded_images, decoded_paired_dls, find_tiny_imagenet,
-                           sr_dls, TinyImageNet)
+from superres.cache import decoded_images
+from superres.data import classification_dls, decoded_dls, decoded_paired_dls, sr_dls
+from superres.files import cache_dir
+from superres.tinyimagenet import TinyImageNet, find_tiny_imagenet
+
 
 def images_per_s(dl, seconds):
     "Images/s over whole batches for `seconds`, after the first batch (worker start-up) is out of the way."
@@ -27,11 +34,14 @@ def timed(f):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data'); p.add_argument('--classes', type=int, default=20); p.add_argument('--bs', type=int, default=128)
+    p.add_argument('--data'); p.add_argument('--classes', type=int, default=20)
+    p.add_argument('--bs', type=int, default=128)
     p.add_argument('--seconds', type=float, default=40)
-    p.add_argument('--pairs', action='store_true', help='the super-resolution pairs instead of the classifier\'s batches')
+    p.add_argument('--pairs', action='store_true',
+                   help='the super-resolution pairs instead of the classifier\'s batches')
     p.add_argument('--device', default=str(default_device()), help='where the decoded path\'s batches are augmented')
-    p.add_argument('--full-cache', action='store_true', help='also time building the cache of all 100,000 training images from scratch')
+    p.add_argument('--full-cache', action='store_true',
+                   help='also time building the cache of all 100,000 training images from scratch')
     a = p.parse_args()
     root = find_tiny_imagenet(a.data)
     rows = []
@@ -40,7 +50,8 @@ if __name__ == '__main__':
         files = TinyImageNet(root).train_files()
         arr, cold = timed(lambda: decoded_images(files))
         _, warm = timed(lambda: decoded_images(files))
-        rows.append(dict(what='cache of the full train set', images=len(files), gbytes=round(arr.nbytes / 1e9, 2), build_s=round(cold, 1), reuse_s=round(warm, 2)))
+        rows.append(dict(what='cache of the full train set', images=len(files), gbytes=round(arr.nbytes / 1e9, 2),
+                         build_s=round(cold, 1), reuse_s=round(warm, 2)))
         print(json.dumps(rows[-1]), flush=True)
     if a.pairs:
         loaders = {'per-item PIL DataBlock, 2 workers (crop, flip, x2 bicubic, erase)':
@@ -51,11 +62,13 @@ if __name__ == '__main__':
         loaders = {'per-item PIL DataBlock, 2 workers (crop, flip, TrivialAugment, erase)':
                        lambda: classification_dls(root, classes=a.classes, bs=a.bs, num_workers=2),
                    **{'decoded cache, batched per-image crop, flip, ' + ('TrivialAugment, ' if ta else '') + 'erase':
-                       (lambda ta=ta: decoded_dls(root, classes=a.classes, bs=a.bs, trivial_augment=ta, device=a.device))
+                       (lambda ta=ta: decoded_dls(root, classes=a.classes, bs=a.bs, trivial_augment=ta,
+                                                  device=a.device))
                       for ta in (True, False)}}
     start = len(rows)
     for what, make in loaders.items():
         rows.append(dict(what=what, imgs_per_s=images_per_s(make().train, a.seconds)))
         print(json.dumps(rows[-1]), flush=True)
     base = rows[start]['imgs_per_s']
-    for r in rows[start+1:]: print(f"{r['what']}: {r['imgs_per_s']:.0f} images/s, {r['imgs_per_s'] / base:.2f}x the PIL path ({base:.0f})")
+    for r in rows[start+1:]: print(f"{r['what']}: {r['imgs_per_s']:.0f} images/s, "
+                                   f"{r['imgs_per_s'] / base:.2f}x the PIL path ({base:.0f})")

@@ -8,7 +8,9 @@ With `--data TINY_IMAGENET`, instead: the step2 classifier and the SR recipe on 
 (decoded cache with and without background batches, and the per-item PIL DataBlock for the pairs) against synthetic
 batches, the same learner in one process, so each ratio says how far the data path keeps the model fed.
 """
-import argparse, json, time
+import argparse
+import json
+import time
 
 import torch
 from fastai.callback.core import Callback, CancelEpochException
@@ -20,15 +22,17 @@ from superres.data import decoded_dls, decoded_paired_dls, sr_dls
 from superres.learner import classifier_learner, restoration_learner
 from superres.models import PRESETS, classifier, restorer_config
 
+
 class Synthetic:
-    "Random batches generated on the device, so only the model's speed is measured: labels, or images at `lr_size` to 64."
+    "Random batches made on the device, so only the model's speed is measured: labels, or images at `lr_size` to 64."
     def __init__(self, n, bs, device, target='label', lr_size=64):
         self.n, self.bs, self.device, self.target, self.lr_size = n, bs, device, target, lr_size
     def __len__(self): return self.n
     def __iter__(self):
         for _ in range(self.n):
             y = torch.rand(self.bs, 3, 64, 64, device=self.device)
-            if self.target == 'label': yield TensorImage(y), TensorCategory(torch.randint(0, 200, (self.bs,), device=self.device))
+            if self.target == 'label': yield (TensorImage(y),
+                                              TensorCategory(torch.randint(0, 200, (self.bs,), device=self.device)))
             else: yield TensorImage(torch.nn.functional.interpolate(y, size=self.lr_size, mode='area')), TensorImage(y)
 
 class FakeDls(DataLoaders):
@@ -68,7 +72,8 @@ def real_vs_synthetic(device_name, recipe, learn, loaders, steps, target):
     report(device=device_name, recipe=recipe, data='synthetic', bs=bs, imgs_per_s=round(synthetic))
     for what, dl in loaders:
         rate = bs / seconds_per_step(learn, steps, dl)
-        report(device=device_name, recipe=recipe, data=what, bs=bs, imgs_per_s=round(rate), of_synthetic=round(rate / synthetic, 2))
+        report(device=device_name, recipe=recipe, data=what, bs=bs, imgs_per_s=round(rate),
+               of_synthetic=round(rate / synthetic, 2))
 
 def inline_and_background(dl):
     "Two copies of a decoded training loader: batches made in the loop, and in a background thread."
@@ -92,7 +97,8 @@ if __name__ == '__main__':
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--steps', type=int, default=30); p.add_argument('--bs', type=int, default=512)
     p.add_argument('--sr-bs', type=int, default=128)
-    p.add_argument('--precision', nargs='+', default=['auto'], help='each measured in turn: auto (fp16 on CUDA), fp32, bf16, fp16')
+    p.add_argument('--precision', nargs='+', default=['auto'],
+                   help='each measured in turn: auto (fp16 on CUDA), fp32, bf16, fp16')
     p.add_argument('--data', help='Tiny ImageNet: compare real-data training with synthetic instead (see above)')
     a = p.parse_args()
     dev = torch.device(a.device)
@@ -102,8 +108,10 @@ if __name__ == '__main__':
         learn = classifier_learner(dls, preset='step2')
         real_vs_synthetic(name, 'classify step2', learn, inline_and_background(dls.train), a.steps, 'label')
         pairs = decoded_paired_dls(a.data, bs=a.sr_bs, device=dev, progress=False)
-        learn = restoration_learner(pairs, arch='tiny_unet', preset='reference', loss='perceptual', classifier_model=learn.model)
-        loaders = inline_and_background(pairs.train) + [('per-item PIL DataBlock, 2 workers', sr_dls(a.data, bs=a.sr_bs, device=dev).train)]
+        learn = restoration_learner(pairs, arch='tiny_unet', preset='reference', loss='perceptual',
+                                    classifier_model=learn.model)
+        loaders = inline_and_background(pairs.train) + [('per-item PIL DataBlock, 2 workers',
+                                                         sr_dls(a.data, bs=a.sr_bs, device=dev).train)]
         real_vs_synthetic(name, 'superres tiny_unet on the step2 encoder, perceptual', learn, loaders, a.steps, 'image')
         raise SystemExit
     for precision in a.precision:
@@ -113,8 +121,9 @@ if __name__ == '__main__':
                    s_per_epoch=round(100_000 * s / a.bs, 1))
         for recipe, (arch, preset, clf_preset, pretrained) in SR_RECIPES.items():
             lr_size = 32 if restorer_config(arch).get('input') == 'lr' else 64
-            learn = restoration_learner(FakeDls(a.sr_bs, dev, 'image', lr_size), arch=arch, preset=preset, loss='perceptual',
-                                        classifier_model=classifier(clf_preset), pretrained=pretrained, precision=precision)
+            learn = restoration_learner(FakeDls(a.sr_bs, dev, 'image', lr_size), arch=arch, preset=preset,
+                                        loss='perceptual', classifier_model=classifier(clf_preset),
+                                        pretrained=pretrained, precision=precision)
             s = timed_fit(learn, a.steps)
-            report(device=name, recipe=f'superres {recipe}', precision=precision, bs=a.sr_bs, imgs_per_s=round(a.sr_bs / s),
-                   s_per_epoch=round(100_000 * s / a.sr_bs, 1))
+            report(device=name, recipe=f'superres {recipe}', precision=precision, bs=a.sr_bs,
+                   imgs_per_s=round(a.sr_bs / s), s_per_epoch=round(100_000 * s / a.sr_bs, 1))

@@ -5,15 +5,18 @@
 import argparse
 
 import matplotlib
+
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from matplotlib import cbook
 from PIL import Image
 
-from superres.data import image_to_tensor
-from superres.files import save_figure
-from superres.inference import load_restorer, upscale_image
+from superres.hub import load_restorer
+from superres.images import image_to_tensor
+from superres.inference import upscale_image
 from superres.metrics import psnr_y
+from superres.plots import save_figure
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,7 +26,8 @@ def main():
     a = p.parse_args()
     with Image.open(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)) as im: hr = im.convert('RGB')
     lr = hr.resize((hr.width // 2, hr.height // 2), Image.BICUBIC)
-    outs = {'input x0.5 (shown nearest)': lr.resize(hr.size, Image.NEAREST), 'bicubic': lr.resize(hr.size, Image.BICUBIC),
+    outs = {'input x0.5 (shown nearest)': lr.resize(hr.size, Image.NEAREST),
+            'bicubic': lr.resize(hr.size, Image.BICUBIC),
             'superres': upscale_image(load_restorer(a.model), lr)[0], 'original': hr}
     target = image_to_tensor(hr)[0][None]
     fig, axs = plt.subplots(1, len(outs), figsize=(4 * len(outs), 4.4))

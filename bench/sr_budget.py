@@ -5,18 +5,22 @@ and `upscale` speed on a 512x512 image.
     python bench/sr_budget.py --data ../shared/data/tiny-imagenet-200.zip --classifier runs/bench-classify \
         --budget 180 --best-budget 600 --sr-bench ../shared/data/sr-bench [--only mse,perceptual]
 """
-import argparse, json, time
+import argparse
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from superres.data import find_tiny_imagenet
-from superres.inference import evaluate_sr, load_restorer, upscale_image
-from superres.learner import train_restorer
+from superres.evaluate import evaluate_sr
+from superres.hub import load_restorer
+from superres.inference import upscale_image
+from superres.recipes import train_restorer
+from superres.tinyimagenet import find_tiny_imagenet
 
-BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3, per_class=100)
+BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=0, bs=32, lr=3e-3, per_class=100)
 
 MODELS = {
     'mse': dict(arch='tiny_unet', loss='mse'),
@@ -36,7 +40,7 @@ def run_model(name, kw, a, root, val_dir, budget):
     uses_clf = kw['loss'] == 'perceptual' or kw.get('pretrained')
     start = time.perf_counter()
     settings = dict(dict(classes=a.classes, per_class=a.per_class, bs=a.bs, lr=a.lr), **kw)
-    train_restorer(out, data=root, classifier_path=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
+    train_restorer(out, data=root, classifier=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
                    seed=0, **settings)
     wall = time.perf_counter() - start
     rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))['images']
@@ -59,14 +63,17 @@ def upscale_speed(model, reps=3):
     tiled = upscale_image(model, img)[0]
     with torch.inference_mode(): whole = upscale_image(model, img, tile=4096)[0]
     seam = int(np.abs(np.asarray(tiled, dtype=int) - np.asarray(whole, dtype=int)).max())
-    return dict(superres_mp_s=mp / ours, naive_mp_s=mp / naive, ratio=naive / ours, tiled_vs_untiled_max_diff_0_255=seam)
+    return dict(superres_mp_s=mp / ours, naive_mp_s=mp / naive, ratio=naive / ours,
+                tiled_vs_untiled_max_diff_0_255=seam)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data'); p.add_argument('--classifier', required=True); p.add_argument('--budget', type=float, default=180)
+    p.add_argument('--data'); p.add_argument('--classifier', required=True)
+    p.add_argument('--budget', type=float, default=180)
     p.add_argument('--classes', type=int, default=200); p.add_argument('--per-class', type=int, default=25)
     p.add_argument('--bs', type=int, default=64); p.add_argument('--lr', type=float, default=3e-3)
-    p.add_argument('--val-images', type=int, default=1000); p.add_argument('--sr-bench', default='../shared/data/sr-bench')
+    p.add_argument('--val-images', type=int, default=1000)
+    p.add_argument('--sr-bench', default='../shared/data/sr-bench')
     p.add_argument('--only', default=','.join(MODELS)); p.add_argument('--out', default='runs/bench-sr')
     p.add_argument('--best-budget', type=float, default=600, help='seconds for the CPU recipe (0: skip)')
     a = p.parse_args()
@@ -80,4 +87,5 @@ if __name__ == '__main__':
         for s in ('Set5', 'Set14'):
             rows = evaluate_sr(Path(a.sr_bench)/s, 2, model)['images']
             print(json.dumps(dict(benchmark=s, name=r['name'], **summary(rows, ['bicubic', 'model']))), flush=True)
-    print(json.dumps(dict(name=top[0]['name'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['name'])))), flush=True)
+    print(json.dumps(dict(name=top[0]['name'], upscale_512=upscale_speed(load_restorer(Path(a.out)/top[0]['name'])))),
+          flush=True)

@@ -4,15 +4,20 @@ task's classic method; writes a show_results grid per task to docs/images/tasks/
     python bench/tasks_budget.py --data ../shared/data/tiny-imagenet-200.zip --classifier runs/bench-classify-decoded \
         --budget 150 --out runs/bench-tasks
 """
-import argparse, json, re, shutil, time
+import argparse
+import json
+import re
+import shutil
+import time
 from pathlib import Path
 
-from superres.data import find_tiny_imagenet
-from superres.inference import evaluate_task, load_classifier, load_restorer
-from superres.learner import train_restorer
+from superres.evaluate import evaluate_task
+from superres.hub import load_classifier, load_restorer
+from superres.recipes import train_restorer
+from superres.tinyimagenet import find_tiny_imagenet
 
 TASKS = ['jpeg', 'denoise', 'colorize', 'inpaint', 'outpaint', 'watermark', 'real']
-RECIPE = dict(arch='tiny_unet', loss='l1', size=48, erase=False, bs=32, lr=3e-3, classes=200, val_per_class=2, seed=0)
+RECIPE = dict(arch='tiny_unet', loss='l1', size=48, erase=0, bs=32, lr=3e-3, classes=200, val_per_class=2, seed=0)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,7 +4,9 @@ fastai Learner. Data comes from memory (uint8, as the decoded cache serves it), 
 
     python bench/train_speed.py --presets cpu step2 --bs 128
 """
-import argparse, json, time
+import argparse
+import json
+import time
 
 import numpy as np
 import torch
@@ -15,6 +17,7 @@ from fastai.data.transforms import IntToFloatTensor
 from superres.data import ArrayDL, ImageArrays
 from superres.learner import classifier_learner
 from superres.models import classifier
+
 
 def synthetic(n, n_classes=200, seed=0):
     rng = np.random.default_rng(seed)
@@ -60,18 +63,22 @@ def superres_loop(preset, x, y, bs, steps):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--presets', nargs='+', default=['cpu', 'step2']); p.add_argument('--bs', type=int, default=128)
-    p.add_argument('--steps', type=int, nargs='+', default=[24, 5], help='steps per preset (the first --warmup are not timed)')
+    p.add_argument('--steps', type=int, nargs='+', default=[24, 5],
+                   help='steps per preset (the first --warmup are not timed)')
     p.add_argument('--warmup', type=int, default=2)
     a = p.parse_args()
     print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads())))
     for preset, steps in zip(a.presets, a.steps):
         x, y = synthetic(steps * a.bs)
         row = dict(preset=preset, bs=a.bs)
-        for name, fn in (('reference fp32 eager', lambda: bare_loop(classifier(preset), x, y, a.bs, steps, False, False, a.warmup)),
-                         ('bare bf16 + channels_last', lambda: bare_loop(classifier(preset), x, y, a.bs, steps, True, True, a.warmup)),
+        for name, fn in (('reference fp32 eager',
+                          lambda: bare_loop(classifier(preset), x, y, a.bs, steps, False, False, a.warmup)),
+                         ('bare bf16 + channels_last',
+                          lambda: bare_loop(classifier(preset), x, y, a.bs, steps, True, True, a.warmup)),
                          ('superres Learner', lambda: superres_loop(preset, x, y, a.bs, steps))):
             torch.manual_seed(0)
             row[name] = round(a.bs / seconds_per_step(fn(), a.warmup), 1)
             print(json.dumps(dict(preset=preset, loop=name, imgs_per_s=row[name])), flush=True)
-        print(f"{preset}: superres {row['superres Learner']} images/s = {row['superres Learner'] / row['reference fp32 eager']:.2f}x the "
-              f"reference fp32 loop, {row['superres Learner'] / row['bare bf16 + channels_last']:.3f}x the bare bf16 loop", flush=True)
+        print(f"{preset}: superres {row['superres Learner']} images/s = "
+              f"{row['superres Learner'] / row['reference fp32 eager']:.2f}x the reference fp32 loop, "
+              f"{row['superres Learner'] / row['bare bf16 + channels_last']:.3f}x the bare bf16 loop", flush=True)

@@ -4,12 +4,19 @@ PYTHONPATH pointing at another commit's checkout, then at this one, back to back
     git worktree add /tmp/old COMMIT && PYTHONPATH=/tmp/old python bench/upscale_commits.py --size 2048
     python bench/upscale_commits.py --size 2048
 """
-import argparse, time
+import argparse
+import time
 
 import numpy as np
 from PIL import Image
 
-from superres.inference import inference_precision, load_restorer, upscale_image
+from superres.inference import upscale_image
+
+try:  # the reshaped layout (issue 19)
+    from superres.hub import load_restorer
+    from superres.precision import inference_precision
+except ImportError:  # commits before it
+    from superres.inference import inference_precision, load_restorer
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,11 +1,14 @@
 """Upscale speed of the shipped x2 model on one image, every path in one process: the naive untiled fp32 forward
 with autograd on, superres in fp32 (tiled, inference mode, channels-last), superres's default (`--precision auto`:
 bf16 on a CPU with AVX512-BF16/AMX or a GPU from Ampere on), and ONNX Runtime on the file `superres export` writes; on
-a GPU, the other half precision instead of ONNX Runtime. Output megapixels/s, ratio to the naive path, max pixel difference to superres fp32.
+a GPU, the other half precision instead of ONNX Runtime. Output megapixels/s, ratio to the naive path, max pixel
+difference to superres fp32.
 
     python bench/upscale_speed.py [--size 512] [--reps 3] [--device cuda]
 """
-import argparse, tempfile, time
+import argparse
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,11 @@ from fastai.torch_core import default_device
 from PIL import Image
 
 from superres.export import export_onnx, load_onnx
-from superres.inference import _from_tensor, auto_precision, inference_precision, load_restorer, upscale_image
+from superres.hub import load_restorer
+from superres.images import tensor_to_image
+from superres.inference import upscale_image
+from superres.precision import inference_precision, resolve_precision
+
 
 def seconds(f, reps):
     f()
@@ -25,7 +32,7 @@ def seconds(f, reps):
 def naive(model, img):
     "What a first script does: one forward over the whole image, autograd on, fp32."
     x = torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float()[None].to(next(model.parameters()).device) / 255
-    return _from_tensor(model(x)[0].detach().cpu(), 'RGB', 255)
+    return tensor_to_image(model(x)[0].detach().cpu(), 'RGB', 255)
 
 def in_precision(precision, f):
     with inference_precision(precision): return f()
@@ -39,13 +46,14 @@ if __name__ == '__main__':
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (a.size, a.size, 3), dtype=np.uint8))
     model = load_restorer(device=dev)  # superres's default: channels-last weights
     plain = load_restorer(device=dev).to(memory_format=torch.contiguous_format)  # as a first script would hold them
-    auto = auto_precision()
+    auto = resolve_precision('auto', dev)
     paths = {'naive untiled fp32, autograd on': lambda: naive(plain, img),
              'superres --precision fp32': lambda: in_precision('fp32', lambda: upscale_image(model, img)[0]),
              f'superres default (auto: {auto})': lambda: in_precision('auto', lambda: upscale_image(model, img)[0])}
     if dev.type == 'cuda':
         for precision in {'bf16', 'fp16'} - {auto}:
-            paths[f'superres --precision {precision}'] = lambda precision=precision: in_precision(precision, lambda: upscale_image(model, img)[0])
+            paths[f'superres --precision {precision}'] = lambda precision=precision: in_precision(
+                precision, lambda: upscale_image(model, img)[0])
     else:
         onnx_model = load_onnx(export_onnx(model, Path(tempfile.mkdtemp())/'sr_x2.onnx'))
         paths['superres fp32, ONNX Runtime'] = lambda: upscale_image(onnx_model, img)[0]

@@ -1,18 +1,27 @@
-"""A local web app: drop an image, pick the task and scale, compare before and after with a slider, download the result."""
-import os, shutil, signal, sys, tempfile
+"""A local web app: drop an image, pick task and scale, compare before and after with a slider, download the result."""
+import os
+import shutil
+import signal
+import sys
+import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .degradations import SIDES
-from .inference import OVERLAP, inference_precision, load_restorer, model_degradation, restore_image
+from .errors import UsageError
+from .fills import SIDES
+from .hub import load_restorer
+from .inference import model_degradation, restore_image
+from .precision import inference_precision
+from .tiling import OVERLAP
 
-__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
+__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder',
+           'build_app', 'launch']
 
-MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP, about a minute on 2 CPU cores
+MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP
 MAX_UPLOAD_MB = 50.
 
-class AppError(ValueError):
+class AppError(UsageError):
     "A problem with what the user gave the app, in words they can act on."
 
 def load_models(paths=None, trust_pickle=False):
@@ -29,32 +38,37 @@ def open_upload(path, max_pixels=MAX_PIXELS):
         with Image.open(path) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise AppError(f'the image is {w}x{h} ({w*h/1e6:.1f} MP); this app takes up to {max_pixels/1e6:.1f} MP. '
+                raise AppError(f'the image is {w}x{h} ({w*h/1e6:.1f} MP); '
+                               f'this app takes up to {max_pixels/1e6:.1f} MP. '
                                'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
             return ImageOps.exif_transpose(im).copy()
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError):
-        raise AppError(f'{Path(path).name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
+        raise AppError(f'{Path(path).name} is not an image superres can read '
+                       '(PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
-def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None, overlap=OVERLAP,
-                   precision='auto', **inputs):
+def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None,
+                   overlap=OVERLAP, precision='auto', **inputs):
     "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
     if path is None: raise AppError('no image yet: upload or drop one first')
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
     img = open_upload(path, max_pixels)
     model = models[task]
     sr = model.config.get('scale', 1) > 1
-    with inference_precision(precision):  # entered here: autocast is per thread, and the app serves each request in its own
-        out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap, progress=progress,
-                                   **({} if sr else inputs))
+    # entered here: autocast is per thread, and the app serves each request in its own
+    with inference_precision(precision):
+        out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
+                                   progress=progress, **({} if sr else inputs))
     before = img.convert(out.mode).resize(out.size, Image.BICUBIC)
-    if not sr and out.size != img.size: before = model_degradation(model).prepare(img.convert('RGB'), **inputs).convert(out.mode)
+    if not sr and out.size != img.size:
+        before = model_degradation(model).prepare(img.convert('RGB'), **inputs).convert(out.mode)
     dest = Path(tempfile.mkdtemp(prefix='superres-app-', dir=out_dir))/f'{Path(path).stem}_{task}.png'
     out.save(dest)
-    status = f'{img.width}x{img.height} -> {out.width}x{out.height} ({task})' + (f'; {"; ".join(notes)}' if notes else '')
+    status = (f'{img.width}x{img.height} -> {out.width}x{out.height} ({task})'
+              + (f'; {"; ".join(notes)}' if notes else ''))
     return (before, out), str(dest), status
 
 def ram_folder():
-    "A private folder (mode 700) in RAM (/dev/shm, a tmpfs) where there is one, else in the temp dir: uploads never touch a disk."
+    "A private folder (mode 700) in RAM (/dev/shm, a tmpfs) if any, else in the temp dir: uploads never touch a disk."
     shm = Path('/dev/shm')
     return Path(tempfile.mkdtemp(prefix='superres-app-', dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
 
@@ -68,7 +82,8 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
         except AppError as e: raise gr.Error(str(e)) from None
     tasks = list(models)
     with gr.Blocks(title='superres', delete_cache=(300, 900)) as demo:  # uploads and results live 15 minutes at most
-        gr.Markdown('# superres\nDrop an image, pick a task, compare before and after with the slider, download the result.')
+        gr.Markdown('# superres\nDrop an image, pick a task, compare before and after with the slider, '
+                    'download the result.')
         with gr.Row():
             with gr.Column():
                 upload = gr.Image(type='filepath', label='image', sources=['upload', 'clipboard'], elem_id='upload')
@@ -86,7 +101,8 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
         button.click(run, [upload, task, scale, side, amount], [slider, result, status])
     return demo
 
-def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1', max_upload_mb=MAX_UPLOAD_MB):
+def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1',
+           max_upload_mb=MAX_UPLOAD_MB):
     "Serve the app on localhost until interrupted; uploads and results stay in a private RAM folder, removed on exit."
     folder = ram_folder()
     os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
@@ -95,5 +111,5 @@ def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=Fals
     try:
         demo = build_app(load_models(model_paths, trust_pickle), max_pixels, out_dir=folder)
         demo.queue().launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
-                            max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads before reading them
+                            max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads unread
     finally: shutil.rmtree(folder, ignore_errors=True)

@@ -1,22 +1,30 @@
-"""Augmentations on whole batches with a separate random draw per image, so they run at tensor speed (and on the GPU)."""
+"""Augmentations on whole batches with a separate random draw per image, so they run at tensor speed (and on GPU)."""
 import math
 from functools import lru_cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fastcore.basics import store_attr
 from fastai.vision.augment import RandTransform
-from fastai.vision.core import TensorImage
+from fastai.vision.core import PILImage, TensorImage
+from fastcore.basics import store_attr
 from torchvision.transforms import TrivialAugmentWide
 from torchvision.transforms.functional import _get_inverse_affine_matrix
 
-__all__ = ['BatchPadCropFlip', 'RandomErase', 'erase_rects', 'TRIVIAL_AUGMENT_OPS', 'trivial_augment_space',
-           'apply_trivial_augment', 'BatchTrivialAugment']
+__all__ = ['TrivialAugment', 'BatchPadCropFlip', 'RandomErase', 'erase_rects', 'TRIVIAL_AUGMENT_OPS',
+           'trivial_augment_space', 'apply_trivial_augment', 'BatchTrivialAugment']
 
 def _plain(x):
     "The tensor without fastai's type, whose per-op dispatch costs more than these small ops themselves."
     return x.as_subclass(torch.Tensor)
+
+class TrivialAugment(RandTransform):
+    "torchvision's TrivialAugmentWide, one random op per image, on the training set's PIL images only."
+    order, split_idx = 3, 0
+    def __init__(self, p=1., **kwargs):
+        super().__init__(p=p)
+        self.tfm = TrivialAugmentWide(**kwargs)
+    def encodes(self, x: PILImage): return type(x)(self.tfm(x))
 
 class BatchPadCropFlip(RandTransform):
     "Pad + random crop and horizontal flip on a batch, drawn per image and shared by every image tensor of the tuple."
@@ -89,7 +97,8 @@ def _gray(x):
 @lru_cache(maxsize=8)
 def _pixel_centres(h, w, device):
     "Pixel-centre coordinates about the image centre, the grid torchvision's tensor affine starts from."
-    return (torch.arange(w, device=device).float() - w/2 + 0.5).view(1, 1, w), (torch.arange(h, device=device).float() - h/2 + 0.5).view(1, h, 1)
+    return ((torch.arange(w, device=device).float() - w/2 + 0.5).view(1, 1, w),
+            (torch.arange(h, device=device).float() - h/2 + 0.5).view(1, h, 1))
 
 def _affine(x, matrices):
     "Nearest-neighbour warp of each image by its own inverse affine matrix, zero fill, as torchvision does for tensors."
@@ -100,8 +109,10 @@ def _affine(x, matrices):
     grid = torch.stack([xs*t[0] + ys*t[1] + t[2], xs*t[3] + ys*t[4] + t[5]], -1)
     return F.grid_sample(x.float(), grid, mode='nearest', padding_mode='zeros', align_corners=False).to(torch.uint8)
 
-_GEOMETRIC = {  # (centre, angle, translate, scale, shear) for torchvision's inverse matrix, exactly as its `_apply_op` builds them
-    'ShearX': lambda m, h, w: ([-w*0.5, -h*0.5], 0., [0., 0.], 1., [math.degrees(math.atan(m)), 0.]),  # about the top-left corner
+# (centre, angle, translate, scale, shear) for torchvision's inverse matrix, exactly as its `_apply_op` builds them
+_GEOMETRIC = {
+    # about the top-left corner
+    'ShearX': lambda m, h, w: ([-w*0.5, -h*0.5], 0., [0., 0.], 1., [math.degrees(math.atan(m)), 0.]),
     'ShearY': lambda m, h, w: ([-w*0.5, -h*0.5], 0., [0., 0.], 1., [0., math.degrees(math.atan(m))]),
     'TranslateX': lambda m, h, w: ([0., 0.], 0., [float(int(m)), 0.], 1., [0., 0.]),
     'TranslateY': lambda m, h, w: ([0., 0.], 0., [0., float(int(m))], 1., [0., 0.]),
@@ -114,7 +125,7 @@ def _geometric(x, names, mags):
     return _affine(x, [_get_inverse_affine_matrix(*_GEOMETRIC[n](m, h, w)) for n, m in zip(names, mags.tolist())])
 
 def _sharpen_source(x):
-    "torchvision's 'degenerate' image for sharpness: a 3x3 smoothing (centre weight 5, /13) inside, the original border."
+    "torchvision's 'degenerate' image for sharpness: 3x3 smoothing (centre weight 5, /13) inside, the original border."
     xf = x.float()
     inner = (F.avg_pool2d(xf, 3, stride=1) * 9 + 4 * xf[..., 1:-1, 1:-1]) / 13
     out = x.clone()
@@ -151,8 +162,9 @@ _PIXEL_OPS = {  # per-pixel ops; Identity is left out on purpose: it changes not
 }
 
 def apply_trivial_augment(x, ops, magnitudes):
-    "Apply op `ops[i]` (an index into `TRIVIAL_AUGMENT_OPS`) at `magnitudes[i]` to uint8 image `x[i]`, each op once over its images."
-    if x.dtype != torch.uint8: raise TypeError(f'TrivialAugment works on uint8 images (as decoded), got {x.dtype}: apply it before IntToFloatTensor')
+    "Apply `TRIVIAL_AUGMENT_OPS[ops[i]]` at `magnitudes[i]` to uint8 image `x[i]`, each op once over its images."
+    if x.dtype != torch.uint8: raise TypeError(f'TrivialAugment works on uint8 images (as decoded), got {x.dtype}: '
+                                               'apply it before IntToFloatTensor')
     out, ops = x.clone(), ops.cpu()
     names = [TRIVIAL_AUGMENT_OPS[k] for k in ops.tolist()]
     geo = torch.tensor([n in _GEOMETRIC for n in names], dtype=torch.bool)
@@ -166,7 +178,7 @@ def apply_trivial_augment(x, ops, magnitudes):
     return out
 
 class BatchTrivialAugment(RandTransform):
-    "TrivialAugmentWide on a uint8 batch: each image draws its own op, magnitude bin and sign, as torchvision draws per item."
+    "TrivialAugmentWide on a uint8 batch: each image draws its own op, magnitude bin and sign, as torchvision does."
     order, split_idx = 5, 0
     def __init__(self, num_bins=31):
         super().__init__(p=1.)
@@ -175,7 +187,7 @@ class BatchTrivialAugment(RandTransform):
         self.signed = torch.tensor([s for _, s in space.values()])
 
     def before_call(self, b, split_idx):
-        n, dev = len(b[0] if isinstance(b, tuple) else b), self.table.device  # load_learner(cpu=False) maps it to the GPU
+        n, dev = len(b[0] if isinstance(b, tuple) else b), self.table.device  # load_learner(cpu=False) maps it to GPU
         self.ops = torch.randint(len(self.table), (n,), device=dev)
         mags = self.table[self.ops, torch.randint(self.table.shape[1], (n,), device=dev)]
         flip = self.signed[self.ops] & (torch.randint(2, (n,), device=dev) == 1)

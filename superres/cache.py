@@ -1,14 +1,17 @@
 """Decoded-image caches: JPEGs decoded once into a memory-mapped uint8 array, reused until their source changes."""
-import hashlib, json, os
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 from fastprogress.fastprogress import progress_bar
 from PIL import Image
 
-from .files import atomic_path, atomic_write_text
+from .files import atomic_path, atomic_write_text, cache_dir
+from .images import load_rgb
 
-__all__ = ['source_checksum', 'decode_into', 'decoded_cache']
+__all__ = ['source_checksum', 'decode_into', 'decoded_cache', 'decoded_images']
 
 def source_checksum(files):
     "Fingerprint of `files` (path, size and modification time of each), cheap enough to check on every run."
@@ -33,11 +36,12 @@ def _valid(arr_path, meta_path, checksum, shape):
         arr = np.load(arr_path, mmap_mode='r')
     except (OSError, ValueError): return None
     expected = arr.offset + int(np.prod(shape))
-    if meta.get('checksum') != checksum or arr.shape != shape or arr.dtype != np.uint8 or os.path.getsize(arr_path) != expected: return None
+    if (meta.get('checksum') != checksum or arr.shape != shape or arr.dtype != np.uint8
+            or os.path.getsize(arr_path) != expected): return None
     return arr
 
 def decoded_cache(files, load, folder, size=64, progress=True):
-    "A read-only (n, 3, size, size) uint8 memmap of `files`, built (atomically, with a progress bar) only when missing or stale."
+    "A read-only (n, 3, size, size) uint8 memmap of `files`, built atomically with a progress bar if missing or stale."
     files = [str(f) for f in files]
     name = hashlib.sha1(('\n'.join(files) + f'\n{size}').encode()).hexdigest()[:16]
     folder = Path(folder)
@@ -45,10 +49,16 @@ def decoded_cache(files, load, folder, size=64, progress=True):
     checksum, shape = source_checksum(files), (len(files), 3, size, size)
     arr = _valid(arr_path, meta_path, checksum, shape)
     if arr is not None: return arr
-    meta_path.unlink(missing_ok=True)  # the array is replaced first and the metadata last, so a crash in between reads as stale
+    # the array is replaced first and the metadata last, so a crash in between reads as stale
+    meta_path.unlink(missing_ok=True)
     with atomic_path(arr_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=shape)
         decode_into(out, files, load, size, progress)
         out.flush(); del out
     atomic_write_text(meta_path, json.dumps(dict(checksum=checksum, shape=shape, n_files=len(files), size=size)))
     return np.load(arr_path, mmap_mode='r')
+
+def decoded_images(files, size=64, cache=True, progress=True):
+    "`files` decoded to (n, 3, size, size) uint8: memory-mapped from the on-disk cache (built once), or in memory."
+    if not cache: return decode_into(np.empty((len(files), 3, size, size), np.uint8), files, load_rgb, size, progress)
+    return decoded_cache(files, load_rgb, cache_dir()/'decoded', size=size, progress=progress)

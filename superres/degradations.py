@@ -3,23 +3,26 @@
 A task is named by a spec: `jpeg`, `jpeg:quality=5..30`, `denoise:kind=gaussian,sigma=10..40`, or several joined by
 `+` (applied left to right), e.g. `real+superres:scale=4`. `a..b` is a uniform range, `a|b` a random choice.
 """
-import io, random
+import io
+import random
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-__all__ = ['FILTERS', 'degrade_sr', 'BATCH_FILTERS', 'resize_batch', 'Degradation', 'Downscale', 'Resize', 'Blur', 'Noise', 'JpegCompress', 'Grayscale',
-           'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS', 'parse_degradation',
-           'FILLS', 'SIDES', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'extend_canvas', 'GRAY']
+from .errors import UsageError
+from .fills import FILLS, SIDES, extend_canvas, fill_holes, inpaint_baselines, side_box
+from .registry import Registry
+
+__all__ = ['FILTERS', 'degrade_sr', 'BATCH_FILTERS', 'resize_batch', 'Degradation', 'Downscale', 'Resize', 'Blur',
+           'Noise', 'JpegCompress', 'Grayscale', 'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS',
+           'parse_degradation', 'task_degradation']
 
 FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
            'lanczos': Image.LANCZOS}
-GRAY = (127, 127, 127)  # a hole's colour with fill=gray (the model learns to recognise it)
-
 def _filter(name):
-    if name not in FILTERS: raise ValueError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
+    if name not in FILTERS: raise UsageError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
     return FILTERS[name]
 
 def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
@@ -31,9 +34,10 @@ def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
 BATCH_FILTERS = {'nearest': 'nearest-exact', 'bilinear': 'bilinear', 'bicubic': 'bicubic'}  # PIL filter -> torch mode
 
 def resize_batch(x, size, filter='bicubic'):
-    "PIL's `resize` of a uint8 batch as tensor ops (any device): its kernels, width then height, rounded in between as PIL does."
+    "PIL's `resize` of a uint8 batch as tensor ops (any device): its kernels, width then height, rounding in between."
     mode = BATCH_FILTERS[filter]
-    resize = lambda y, hw: F.interpolate(y, size=hw, mode=mode, **({} if mode.startswith('nearest') else dict(antialias=True)))
+    resize = lambda y, hw: F.interpolate(y, size=hw, mode=mode,
+                                         **({} if mode.startswith('nearest') else dict(antialias=True)))
     y = resize(x.float(), (x.shape[-2], size[1])).round_().clamp_(0, 255)
     return resize(y, size).round_().clamp_(0, 255).to(torch.uint8)
 
@@ -48,7 +52,7 @@ def _draw(rng, v):
 def _np_rng(rng): return np.random.default_rng(rng.getrandbits(64))
 
 class Degradation:
-    "A degradation of an RGB PIL image; `rng` (a `random.Random`, or the `random` module in DataLoaders) makes it repeatable."
+    "A degradation of an RGB PIL image; `rng` (a `random.Random`, or `random` in DataLoaders) makes it repeatable."
     name, scale, batchable = None, 1, False  # batchable: `batch` degrades a whole uint8 tensor batch the same way
     def __init__(self, **params):
         self.params = params
@@ -58,14 +62,15 @@ class Degradation:
         return self.apply(img, rng), None
     def __call__(self, img, rng=random): return self.degrade(img, rng)[0]
     def prepare(self, img, **kwargs):
-        "A real image as the model's input at inference: already degraded, so as it is (holes get filled by their tasks)."
+        "A real image as the model's input at inference: already degraded, so as is (holes get filled by their tasks)."
         return img
     def baselines(self):
         "Classic non-learned restorations of this degradation's output: name -> f(degraded image, mask)."
         return {}
     @property
     def spec(self):
-        fmt = lambda v: '..'.join(map(_num, v)) if isinstance(v, tuple) else '|'.join(map(_num, v)) if isinstance(v, list) else _num(v)
+        fmt = lambda v: ('..'.join(map(_num, v)) if isinstance(v, tuple)
+                         else '|'.join(map(_num, v)) if isinstance(v, list) else _num(v))
         args = ','.join(f'{k}={fmt(v)}' for k, v in self.params.items())
         return self.name + (f':{args}' if args else '')
     def __repr__(self): return f'Degradation({self.spec})'
@@ -73,7 +78,7 @@ class Degradation:
 def _num(v): return f'{v:g}' if isinstance(v, float) else 'none' if v is None else str(v)
 
 class Downscale(Degradation):
-    "Super-resolution input: downscale by `scale`, then upsample back with `up` (None: the small image, for LR-space models)."
+    "Super-resolution input: downscale by `scale`, then upsample with `up` (None: keep it small, for LR-space models)."
     name = 'superres'
     def __init__(self, scale=2, down='bicubic', up='bicubic'):
         for f in _options(down) + ([] if up is None else [up]): _filter(f)
@@ -89,16 +94,19 @@ class Downscale(Degradation):
         downs = _options(self.down)
         small = resize_batch(x, small_hw, downs[0])
         pick = torch.randint(len(downs), (len(x), 1, 1, 1), device=x.device)
-        for i, f in enumerate(downs[1:], 1): small = torch.where(pick == i, resize_batch(x, small_hw, f), small)  # no GPU sync
+        # no GPU sync
+        for i, f in enumerate(downs[1:], 1): small = torch.where(pick == i, resize_batch(x, small_hw, f), small)
         return small if self.up is None else resize_batch(small, (h, w), self.up)
 
 class Resize(Degradation):
     "Down to a random fraction of the size and back with a random filter: the resize step of a real-photo chain."
     name = 'resize'
-    def __init__(self, factor=(0.3, 1.), filters=['bilinear', 'bicubic', 'box']): super().__init__(factor=factor, filters=filters)
+    def __init__(self, factor=(0.3, 1.), filters=['bilinear', 'bicubic', 'box']):
+        super().__init__(factor=factor, filters=filters)
     def apply(self, img, rng=random):
         f = _draw(rng, self.factor)
-        small = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), _filter(_draw(rng, self.filters)))
+        small = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))),
+                           _filter(_draw(rng, self.filters)))
         return small.resize(img.size, _filter(_draw(rng, self.filters)))
 
 class Blur(Degradation):
@@ -142,65 +150,14 @@ class Grayscale(Degradation):
     def apply(self, img, rng=random): return img.convert('L').convert('RGB')
     def prepare(self, img, **kwargs): return self.apply(img)
 
-FILLS = ('smooth', 'gray')
-
-def _pixels(img, mask):
-    "An RGB image as a float 1x3xHxW tensor on the 0-255 scale, and its mask (white = missing) as 1x1xHxW booleans."
-    import torch
-    return (torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None],
-            torch.from_numpy(np.asarray(mask) > 127)[None, None])
-
-def _image(x): return Image.fromarray(x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
-
-def smooth_fill(img, mask):
-    "Fill masked pixels from a pyramid of masked averages (push-pull): smooth, milliseconds, any hole size."
-    import torch, torch.nn.functional as F
-    x, missing = _pixels(img, mask)
-    w = (~missing).float()
-    if w.all(): return img
-    levels = [(x, w)]
-    while min(x.shape[-2:]) > 1 and not (w > 0).all():
-        ws = F.avg_pool2d(w, 2, ceil_mode=True)
-        x, w = F.avg_pool2d(x * levels[-1][1], 2, ceil_mode=True) / ws.clamp(min=1e-8), (ws > 0).float()
-        levels.append((x, w))
-    filled = torch.where(w > 0, x, torch.full_like(x, GRAY[0]))  # an all-masked image stays gray
-    for x, w in reversed(levels[:-1]):
-        filled = w * x + (1 - w) * F.interpolate(filled, size=x.shape[-2:], mode='bilinear', align_corners=False)
-    return _image(filled)
-
-def fill_holes(img, mask, how='smooth'):
-    "Masked pixels (white) filled `smooth` (push-pull from their surroundings) or `gray`, as the model's input shows holes."
-    if how == 'smooth': return smooth_fill(img, mask)
-    out = img.copy()
-    out.paste(GRAY, mask=mask)
-    return out
-
-def diffusion_fill(img, mask, iters=400):
-    "Fill masked pixels by repeated averaging of their neighbours: the classic inpainting baseline when OpenCV is absent."
-    import torch, torch.nn.functional as F
-    x, m = _pixels(img, mask)
-    if not m.any(): return img
-    known = (~m).float()
-    x = torch.where(m, (x * known).sum((2, 3), keepdim=True) / known.sum().clamp(min=1), x)  # start from the mean colour
-    k = torch.tensor([[0., 1, 0], [1, 0, 1], [0, 1, 0]]).div(4).expand(3, 1, 3, 3)
-    for _ in range(iters): x = torch.where(m, F.conv2d(F.pad(x, (1, 1, 1, 1), mode='replicate'), k, groups=3), x)
-    return _image(x)
-
-def _inpaint_baselines():
-    "Telea's method where OpenCV is installed, else diffusion."
-    try: import cv2
-    except ImportError: return {'diffusion': diffusion_fill}
-    return {'telea': lambda im, m: Image.fromarray(cv2.inpaint(np.asarray(im), (np.asarray(m) > 127).astype(np.uint8), 3,
-                                                              cv2.INPAINT_TELEA))}
-
 def _check_fill(fill):
-    if fill not in FILLS: raise ValueError(f'fill={fill!r}: choose from {", ".join(FILLS)}')
+    if fill not in FILLS: raise UsageError(f'fill={fill!r}: choose from {", ".join(FILLS)}')
 
 class Holes(Degradation):
-    "Inpainting input: a rectangle of `area` (fraction of the image) at a random place (`where=centre`: the middle), filled."
+    "Inpainting input: a rectangle of `area` (fraction of the image) at random (`where=centre`: the middle), filled."
     name = 'inpaint'
     def __init__(self, area=(0.05, 0.25), where='random', fill='smooth'):
-        if where not in ('random', 'centre'): raise ValueError(f"inpaint where={where!r}: choose random or centre")
+        if where not in ('random', 'centre'): raise UsageError(f"inpaint where={where!r}: choose random or centre")
         _check_fill(fill)
         super().__init__(area=area, where=where, fill=fill)
     def mask(self, size, rng=random):
@@ -209,7 +166,8 @@ class Holes(Degradation):
         a, aspect = _draw(rng, self.area), rng.uniform(0.5, 2.)
         hw = min(w, max(1, round((a * w * h * aspect) ** .5)))
         hh = min(h, max(1, round(a * w * h / hw)))
-        x0, y0 = ((w - hw) // 2, (h - hh) // 2) if self.where == 'centre' else (rng.randint(0, w - hw), rng.randint(0, h - hh))
+        x0, y0 = (((w - hw) // 2, (h - hh) // 2) if self.where == 'centre'
+                  else (rng.randint(0, w - hw), rng.randint(0, h - hh)))
         m = Image.new('L', size, 0)
         m.paste(255, (x0, y0, x0 + hw, y0 + hh))
         return m
@@ -217,56 +175,39 @@ class Holes(Degradation):
         m = self.mask(img.size, rng)
         return fill_holes(img, m, self.fill), m
     def prepare(self, img, mask=None, **kwargs):
-        "Fill the `mask` (white = missing, same size) as in training; a gray-fill model also takes holes already filled gray."
+        "Fill `mask` (white = missing, same size) as in training; a gray-fill model also takes holes pre-filled gray."
         if mask is None:
             if self.fill == 'gray': return img
-            raise ValueError('this inpainting model needs to know where the holes are: pass --mask (white = missing)')
-        if mask.size != img.size: raise ValueError(f'the mask is {mask.size[0]}x{mask.size[1]} but the image is {img.size[0]}x{img.size[1]}')
+            raise UsageError('this inpainting model needs to know where the holes are: pass `mask` (white = missing)')
+        if mask.size != img.size: raise UsageError(f'the mask is {mask.size[0]}x{mask.size[1]} '
+                                                   f'but the image is {img.size[0]}x{img.size[1]}')
         return fill_holes(img, mask.convert('L').point(lambda v: 255 if v > 127 else 0), self.fill)
-    def baselines(self): return _inpaint_baselines()
-
-SIDES = ['left', 'right', 'top', 'bottom']
-
-def _side_box(size, side, amount):
-    w, h = size
-    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
-    return {'left': (0, 0, n, h), 'right': (w - n, 0, w, h), 'top': (0, 0, w, n), 'bottom': (0, h - n, w, h)}[side]
-
-def extend_canvas(img, side='right', amount=0.25, colour=GRAY):
-    "`img` on a canvas larger by `amount` of its size on `side`, and the mask of the added strip."
-    if side not in SIDES: raise ValueError(f'side {side!r}: choose from {", ".join(SIDES)}')
-    w, h = img.size
-    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
-    ox, oy = n if side == 'left' else 0, n if side == 'top' else 0
-    big = Image.new(img.mode, (w + n, h) if side in ('left', 'right') else (w, h + n), colour)
-    big.paste(img, (ox, oy))
-    mask = Image.new('L', big.size, 255)
-    mask.paste(0, (ox, oy, ox + w, oy + h))
-    return big, mask
+    def baselines(self): return inpaint_baselines()
 
 class CropSide(Degradation):
     "Outpainting input: a strip of `amount` (fraction of the width or height) removed from one side, filled."
     name = 'outpaint'
     def __init__(self, side=SIDES, amount=(0.1, 0.3), fill='smooth'):
         for s in ([side] if isinstance(side, str) else side):
-            if s not in SIDES: raise ValueError(f'outpaint side={s!r}: choose from {", ".join(SIDES)}')
+            if s not in SIDES: raise UsageError(f'outpaint side={s!r}: choose from {", ".join(SIDES)}')
         _check_fill(fill)
         super().__init__(side=side, amount=amount, fill=fill)
     def degrade(self, img, rng=random):
         m = Image.new('L', img.size, 0)
-        m.paste(255, _side_box(img.size, _draw(rng, self.side), _draw(rng, self.amount)))
+        m.paste(255, side_box(img.size, _draw(rng, self.side), _draw(rng, self.amount)))
         return fill_holes(img, m, self.fill), m
     def prepare(self, img, side='right', amount=0.25, **kwargs):
         "Extend the canvas by `amount` of its size on `side`, filled as in training for the model to paint."
         return fill_holes(*extend_canvas(img, side, amount), self.fill)
-    def baselines(self): return _inpaint_baselines()
+    def baselines(self): return inpaint_baselines()
 
 WORDS = ['superres', 'SAMPLE', 'stock photo', 'DRAFT', 'fast.ai', 'Tiny ImageNet', 'watermark', 'PREVIEW', 'photo by']
 
 class Watermark(Degradation):
     "Random text (`size`: font height as a fraction of the image) and a logo shape, random colour, place and `opacity`."
     name = 'watermark'
-    def __init__(self, opacity=(0.3, 0.8), size=(0.1, 0.3), logo=0.5): super().__init__(opacity=opacity, size=size, logo=logo)
+    def __init__(self, opacity=(0.3, 0.8), size=(0.1, 0.3), logo=0.5):
+        super().__init__(opacity=opacity, size=size, logo=logo)
     def apply(self, img, rng=random):
         w, h = img.size
         layer = Image.new('RGBA', img.size, (0, 0, 0, 0))
@@ -293,7 +234,8 @@ class Chain(Degradation):
         for i, d in enumerate(self.parts):
             if self.p < 1 and i < len(self.parts) - 1 and rng.random() >= self.p: continue
             img, m = d.degrade(img, rng)
-            if m is not None: mask = m if mask is None or m.size != mask.size else Image.fromarray(np.maximum(np.asarray(mask), np.asarray(m)))
+            if m is not None: mask = (m if mask is None or m.size != mask.size
+                                      else Image.fromarray(np.maximum(np.asarray(mask), np.asarray(m))))
         return img, mask
     def prepare(self, img, **kwargs):
         for d in self.parts: img = d.prepare(img, **kwargs)
@@ -311,8 +253,9 @@ class RealPhoto(Chain):
     spec = property(Degradation.spec.fget)
     def baselines(self): return {}
 
-TASKS = {'superres': Downscale, 'jpeg': JpegCompress, 'colorize': Grayscale, 'inpaint': Holes, 'outpaint': CropSide,
-         'watermark': Watermark, 'denoise': Noise, 'blur': Blur, 'real': RealPhoto}
+TASKS = Registry('task', {'superres': Downscale, 'jpeg': JpegCompress, 'colorize': Grayscale, 'inpaint': Holes,
+                         'outpaint': CropSide, 'watermark': Watermark, 'denoise': Noise, 'blur': Blur,
+                         'real': RealPhoto})
 
 def _value(s):
     "A spec value: `a..b` a range, `a|b` a choice, else a number or a word."
@@ -333,13 +276,30 @@ def parse_degradation(spec):
     parts = []
     for part in str(spec).split('+'):
         name, _, args = part.strip().partition(':')
-        if name not in TASKS: raise ValueError(f'unknown task {name!r} in {spec!r}; choose from {", ".join(TASKS)} '
+        if name not in TASKS: raise UsageError(f'unknown task {name!r} in {spec!r}; choose from {", ".join(TASKS)} '
                                                '(join several with +, parameters as name:key=value,key=lo..hi)')
         kw = {}
         for a in filter(None, args.split(',')):
             k, eq, v = a.partition('=')
-            if not eq: raise ValueError(f'{a!r} in {spec!r} is not key=value')
+            if not eq: raise UsageError(f'{a!r} in {spec!r} is not key=value')
             kw[k.strip()] = _value(v.strip())
         try: parts.append(TASKS[name](**kw))
-        except TypeError as e: raise ValueError(f'{name}: bad parameter in {part!r} ({e})') from None
+        except TypeError as e: raise UsageError(f'{name}: bad parameter in {part!r} ({e})') from None
+    return parts[0] if len(parts) == 1 else Chain(*parts)
+
+def task_degradation(task='superres', scale=None, down=None, up=None, lr_input=False):
+    "The training degradation of `task`; `scale`/`down`/`up` override its superres part; `lr_input` keeps LR small."
+    deg = parse_degradation(task)
+    parts = deg.parts if type(deg) is Chain else [deg]
+    given, name = ({k: v for k, v in dict(scale=scale, down=down, up=up).items() if v is not None},
+                   getattr(task, 'spec', task))
+    if not any(isinstance(d, Downscale) for d in parts):
+        if given:
+            raise UsageError(f'{", ".join(f"`{k}`" for k in given)} set(s) the superres task, not {name!r}: drop '
+                             'it or add +superres')
+        if lr_input: raise UsageError('this arch upscales a low-resolution image: '
+                                      f'it needs a superres task, not {name!r}')
+        return deg
+    lr = dict(up=None) if lr_input else {}
+    parts = [Downscale(**{**d.params, **given, **lr}) if isinstance(d, Downscale) else d for d in parts]
     return parts[0] if len(parts) == 1 else Chain(*parts)

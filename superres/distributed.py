@@ -4,8 +4,9 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.distributed as dist
-from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import num_distrib, rank_distrib
+
+from .errors import UsageError
 
 __all__ = ['is_distributed', 'is_main_process', 'main_process_first', 'from_main_process', 'data_parallel']
 
@@ -21,14 +22,16 @@ def main_process_first():
 
 def _state():
     "accelerate's process state; without CUDA it must be told to use the CPU, or it sees no distributed setup at all."
-    try: from accelerate import PartialState
-    except ImportError: raise RuntimeError('distributed training needs accelerate: pip install "superres[distributed]"') from None
+    try:
+        from accelerate import PartialState
+    except ImportError: raise UsageError('distributed training needs accelerate: '
+                                         'pip install "superres[distributed]"') from None
     state = PartialState(cpu=not torch.cuda.is_available())
     if not getattr(_state, 'teardown', False): _state.teardown = atexit.register(_leave_together)
     return state
 
 def _leave_together():
-    "At exit, wait for every rank (rank 0 writes the run folder last), then close the process group: a rank that leaves alone aborts."
+    "At exit, wait for all ranks (rank 0 writes the run folder last), then end the group: a rank leaving alone aborts."
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
@@ -51,22 +54,25 @@ def _trainer(**kwargs):
             return t.cpu().tolist()
 
     class Trainer(DistributedTrainer):
-        def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else AnyBackendDL(dl, device=self.learn.dls.device)
+        def _wrap_dl(self, dl):
+            return dl if isinstance(dl, DistributedDL) else AnyBackendDL(dl, device=self.learn.dls.device)
         def after_fit(self):
-            for b in self.learn.model.buffers(): dist.broadcast(b, 0)  # rank 0's BatchNorm statistics, the model it saves
+            for b in self.learn.model.buffers(): dist.broadcast(b, 0)  # rank 0's BatchNorm stats, the model it saves
             super().after_fit()
 
     return Trainer(**kwargs)
 
 @contextmanager
 def data_parallel(learn, sync_bn=True):
-    "Train `learn` data-parallel when launched as several processes, a no-op otherwise; on CPUs BatchNorm statistics are rank 0's at the end (SyncBatchNorm is GPU-only)."
+    "Train `learn` data-parallel in a multi-process launch, else no-op; on CPUs BatchNorm ends as rank 0's (no SyncBN)."
     if not is_distributed():
         yield learn
         return
     on_gpu = _state().distributed_type.name == 'MULTI_GPU'
     trainer = _trainer(sync_bn=sync_bn and on_gpu, cpu=not on_gpu)  # torch's SyncBatchNorm is GPU-only
     learn.add_cb(trainer)
-    if not is_main_process(): learn.remove_cb(ProgressCallback)
+    if not is_main_process():
+        from fastai.callback.progress import ProgressCallback
+        learn.remove_cb(ProgressCallback)
     try: yield learn
     finally: learn.remove_cb(trainer)

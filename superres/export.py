@@ -1,10 +1,12 @@
 """ONNX export of superres models, with any height and width, and running them back through ONNX Runtime."""
-import copy, json
+import copy
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .errors import UsageError
 from .files import atomic_path
 
 __all__ = ['export_onnx', 'OnnxModel', 'load_onnx']
@@ -13,7 +15,8 @@ def export_onnx(model, dest, example_size=64):
     "Write `model` as ONNX (dynamic batch, height, width; its config in the metadata) atomically; returns the path."
     import onnx
     from torch.export import Dim
-    model = copy.deepcopy(model).eval().float().to(memory_format=torch.contiguous_format)  # channels-last weights pin the batch size
+    # channels-last weights pin the batch size
+    model = copy.deepcopy(model).eval().float().to(memory_format=torch.contiguous_format)
     x = torch.rand(1, 3, example_size, example_size)
     dims = {0: Dim('batch', min=1, max=1024), 2: Dim('height', min=8, max=16384), 3: Dim('width', min=8, max=16384)}
     with torch.no_grad():
@@ -26,7 +29,7 @@ def export_onnx(model, dest, example_size=64):
     return dest
 
 class OnnxModel:
-    "An exported model run by ONNX Runtime, called like the PyTorch model on [0,1] NCHW tensors (tiling works unchanged)."
+    "An exported model run by ONNX Runtime, called like the PyTorch model on [0,1] NCHW tensors (tiling works as is)."
     def __init__(self, path, threads=None):
         import onnxruntime as ort
         opts = ort.SessionOptions()
@@ -42,4 +45,4 @@ class OnnxModel:
 def load_onnx(path, threads=None):
     "An exported `.onnx` model; needs onnxruntime."
     try: return OnnxModel(path, threads)
-    except ImportError: raise ValueError('running .onnx models needs onnxruntime: pip install onnxruntime') from None
+    except ImportError: raise UsageError('running .onnx models needs onnxruntime: pip install onnxruntime') from None

@@ -1,15 +1,21 @@
 """Files superres writes: every write goes to a temporary file first, then is renamed into place."""
-import os, re, tempfile
+import os
+import re
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ['atomic_path', 'atomic_write_text', 'save_figure', 'image_extensions', 'natural_key', 'list_images']
+__all__ = ['cache_dir', 'atomic_path', 'atomic_write_text', 'image_extensions', 'natural_key', 'list_images']
+
+def cache_dir():
+    "Where superres keeps extracted data and caches: `SUPERRES_CACHE`, else `~/.cache/superres`."
+    return Path(os.environ.get('SUPERRES_CACHE', Path.home()/'.cache'/'superres'))
 
 image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
 
 @contextmanager
 def atomic_path(path, suffix=None):
-    "Yield a temporary path beside `path`, renamed onto it only if the block succeeds, so a crash never leaves a truncated file."
+    "A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated file."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
@@ -26,13 +32,6 @@ def atomic_write_text(path, text):
     "Write `text` to `path` atomically."
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
-
-def save_figure(fig, fname, **kwargs):
-    "Save a matplotlib figure as PNG atomically and close it."
-    import matplotlib.pyplot as plt
-    with atomic_path(fname) as tmp: fig.savefig(tmp, format='png', **kwargs)
-    plt.close(fig)
-    return Path(fname)
 
 def natural_key(name):
     "Sort `img_10` after `img_9`, as a person numbering files expects."

@@ -1,16 +1,22 @@
 """Losses for restoration: pixel losses and a perceptual loss from a frozen classifier's features."""
+from copy import deepcopy
+
 import torch
-from torch import nn
 import torch.nn.functional as F
 from fastai.callback.hook import hook_outputs
+from fastai.torch_core import one_param
+from torch import nn
 
-__all__ = ['PIXEL_LOSSES', 'pixel_loss', 'gram_matrix', 'FeatureLoss']
+from .errors import UsageError
+from .registry import Registry
 
-PIXEL_LOSSES = {'mse': F.mse_loss, 'l1': F.l1_loss}
+__all__ = ['PIXEL_LOSSES', 'LOSSES', 'pixel_loss', 'gram_matrix', 'FeatureLoss', 'default_feature_layers',
+           'restoration_loss']
+
+PIXEL_LOSSES = Registry('pixel loss', {'mse': F.mse_loss, 'l1': F.l1_loss})
 
 def pixel_loss(name):
     "A pixel loss by name, on plain tensors."
-    if name not in PIXEL_LOSSES: raise ValueError(f'unknown pixel loss {name!r}; choose one of {", ".join(PIXEL_LOSSES)}')
     return PIXEL_LOSSES[name]
 
 def gram_matrix(x):
@@ -25,11 +31,12 @@ class FeatureLoss(nn.Module):
         super().__init__()
         n_body = len(classifier) - 1
         bad = [i for i in layer_ids if not 0 < i < n_body]
-        if bad: raise ValueError(f'feature layers {bad} are outside the classifier body (valid: 1..{n_body-1})')
-        if len(layer_wgts) != len(layer_ids): raise ValueError('give one weight per feature layer')
+        if bad: raise UsageError(f'feature layers {bad} are outside the classifier body (valid: 1..{n_body-1})')
+        if len(layer_wgts) != len(layer_ids): raise UsageError('give one weight per feature layer')
         self.net = classifier[:max(layer_ids) + 1].eval()  # keeps the classifier's Normalizer: its input contract
         for p in self.net.parameters(): p.requires_grad_(False)
-        self.layer_ids, self.layer_wgts, self.pixel, self.gram_wgt = tuple(layer_ids), tuple(layer_wgts), pixel, gram_wgt
+        self.layer_ids, self.layer_wgts, self.pixel, self.gram_wgt = (tuple(layer_ids), tuple(layer_wgts),
+                                                                      pixel, gram_wgt)
         self.hooks = hook_outputs([self.net[i] for i in layer_ids], detach=False)
 
     def features(self, x):
@@ -41,7 +48,7 @@ class FeatureLoss(nn.Module):
         pred, targ = pred.as_subclass(torch.Tensor), targ.as_subclass(torch.Tensor)
         if next(self.net.parameters()).device != pred.device: self.net.to(pred.device)
         with torch.autocast(pred.device.type, enabled=False):  # features in fp32 even inside mixed precision
-            pred, targ = pred.float(), self.net[0].check_range(targ.float())
+            pred, targ = pred.float(), self.net.contract.check_range(targ.float())
             loss = pixel_loss(self.pixel)(pred, targ)
             with torch.no_grad(): targ_feats = [f.clone() for f in self.features(targ)]
             for w, p, t in zip(self.layer_wgts, self.features(pred), targ_feats):
@@ -52,3 +59,28 @@ class FeatureLoss(nn.Module):
     def for_export(self):
         "The light pixel loss to store in an exported learner instead of the whole classifier and its hooks."
         return pixel_loss(self.pixel)
+
+def default_feature_layers(clf, size=64, min_side=8):
+    "The deepest body layer whose features keep at least `min_side` pixels a side: the reference's 256x8x8 on step2."
+    sides = []
+    with torch.no_grad():
+        x = clf.contract(torch.zeros(1, 3, size, size, device=one_param(clf).device))
+        for i, layer in enumerate(clf.body, start=1):  # numbered as the classifier's layers, its contract being 0
+            x = layer(x)
+            if x.shape[-1] >= min_side: sides.append(i)
+    return (sides[-1],)
+
+def _perceptual(classifier_model=None, feature_layers=None, feature_weights=None, gram_weight=0.):
+    "MSE plus the features of a frozen copy of `classifier_model` (weight 1/10 per layer by default)."
+    if classifier_model is None:
+        raise UsageError('the perceptual loss needs a trained classifier: pass `classifier` (a classifier run)')
+    clf = deepcopy(classifier_model).eval()
+    layers = tuple(feature_layers or default_feature_layers(clf))
+    return FeatureLoss(clf, layers, feature_weights or (0.1,) * len(layers), pixel='mse', gram_wgt=gram_weight)
+
+LOSSES = Registry('loss', {name: (lambda f: lambda **_: f)(f) for name, f in PIXEL_LOSSES.items()})
+LOSSES['perceptual'] = _perceptual
+
+def restoration_loss(loss='mse', **kwargs):
+    "A restoration loss by name: a pixel loss (`mse`, `l1`) or `perceptual` (its arguments: see `_perceptual`)."
+    return LOSSES[loss](**kwargs)

@@ -1,39 +1,48 @@
-"""Image quality metrics: PSNR/SSIM (training and the SR benchmark protocol), and FID/KID from a superres classifier."""
-from pathlib import Path
-
-import numpy as np
+"""Image quality metrics: PSNR and SSIM (training and the SR benchmark protocol), colourfulness."""
 import torch
-from torch import nn
-import torch.nn.functional as F
 
-__all__ = ['psnr', 'ssim', 'colorfulness', 'rgb_to_y', 'psnr_y', 'ssim_y', 'image_tensors', 'ClassifierFeatures', 'frechet_distance',
-           'kernel_distance', 'distances', 'feature_distances']
+from .errors import UsageError
+
+__all__ = ['psnr', 'ssim', 'colorfulness', 'rgb_to_y', 'psnr_y', 'ssim_y']
 
 def _images(x): return x.as_subclass(torch.Tensor).float().clamp(0, 1)
 
+def _same_shape(pred, targ):
+    "Refuse to compare images of different shapes (broadcasting would score something else without a word)."
+    if pred.shape != targ.shape:
+        raise UsageError(f'cannot compare images of different shapes: {tuple(pred.shape)} and {tuple(targ.shape)}')
+
 def psnr(pred, targ, data_range=1.):
     "Mean PSNR (dB) over a batch of [0,1] images; per image first, as papers report it."
+    _same_shape(pred, targ)
     mse = (_images(pred) - _images(targ)).pow(2).flatten(1).mean(1)
     return (10 * torch.log10(data_range**2 / mse.clamp_min(1e-12))).mean()
 
-def _gaussian(size=11, sigma=1.5, device=None):
-    g = torch.exp(-(torch.arange(size, device=device, dtype=torch.float64) - size//2)**2 / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).float()
+def _gaussian(size=11, sigma=1.5):
+    "The 1-D gaussian window, normalised in float64, as Python floats."
+    g = torch.exp(-(torch.arange(size, dtype=torch.float64) - size//2)**2 / (2 * sigma**2))
+    return (g / g.sum()).tolist()
+
+def _blur(t, g):
+    "The gaussian window over the valid region, separably: weighted sums of shifted slices, rows then columns."
+    k, (h, w) = len(g), t.shape[-2:]
+    t = sum(g[i] * t[..., i:w - k + 1 + i] for i in range(k))
+    return sum(g[i] * t[..., i:h - k + 1 + i, :] for i in range(k))
 
 def _ssim(x, y, data_range, size=11, sigma=1.5):
-    "SSIM per image (Wang et al. 2004: 11x11 gaussian window, sigma 1.5, valid region only)."
-    c = x.shape[1]
-    w = _gaussian(size, sigma, x.device).to(x.dtype).expand(c, 1, size, size)
-    filt = lambda t: F.conv2d(t, w, groups=c)
-    mx, my = filt(x), filt(y)
-    sxx, syy, sxy = filt(x*x) - mx**2, filt(y*y) - my**2, filt(x*y) - mx*my
+    "SSIM per image (Wang et al. 2004: 11x11 gaussian window, sigma 1.5, valid region only), in float32."
+    shift = 0.5 * data_range  # (co)variances of centred values stay exact in float32
+    x, y = x.float() - shift, y.float() - shift
+    mx, my, fxx, fyy, fxy = _blur(torch.stack([x, y, x*x, y*y, x*y]), _gaussian(size, sigma))
+    sxx, syy, sxy = fxx - mx**2, fyy - my**2, fxy - mx*my
+    mx, my = mx + shift, my + shift
     c1, c2 = (0.01 * data_range)**2, (0.03 * data_range)**2
     s = ((2*mx*my + c1) * (2*sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
     return s.flatten(1).mean(1)
 
 def ssim(pred, targ):
     "Mean SSIM over a batch of [0,1] images."
+    _same_shape(pred, targ)
     return _ssim(_images(pred), _images(targ), 1.).mean()
 
 def colorfulness(x):
@@ -51,133 +60,16 @@ def rgb_to_y(x):
 
 def _shave(x, n): return x[..., n:-n, n:-n] if n else x
 
-def _y(x, shave): return _shave(rgb_to_y(_images(x)), shave).double()
+def _y(x, shave): return _shave(rgb_to_y(_images(x)), shave)
 
 def psnr_y(pred, targ, shave=0):
     "PSNR on the Y channel with `shave` border pixels removed (the standard SR protocol)."
-    py, ty = _y(pred, shave), _y(targ, shave)
+    _same_shape(pred, targ)
+    py, ty = _y(pred, shave).double(), _y(targ, shave).double()
     mse = (py - ty).pow(2).flatten(1).mean(1)
     return float((10 * torch.log10(255.**2 / mse.clamp_min(1e-12))).mean())
 
 def ssim_y(pred, targ, shave=0):
     "SSIM on the Y channel (0-255 range) with `shave` border pixels removed."
+    _same_shape(pred, targ)
     return float(_ssim(_y(pred, shave), _y(targ, shave), 255.).mean())
-
-def _load(path):
-    from PIL import Image, ImageOps
-    from .data import image_to_tensor
-    with Image.open(path) as im: img = ImageOps.exif_transpose(im)
-    return image_to_tensor(img if img.mode.startswith('I;16') else img.convert('RGB'))[0]
-
-def image_tensors(images):
-    "CHW tensors from files, folders, PIL images, CHW/NCHW tensors or lists of them; uint8 is scaled, floats kept as given."
-    from PIL import Image
-    from .data import image_to_tensor
-    from .files import list_images
-    if isinstance(images, (str, Path)):
-        path = Path(images)
-        if not path.exists(): raise FileNotFoundError(f'{path} does not exist')
-        yield from (_load(f) for f in (list_images(path) if path.is_dir() else [path]))
-    elif isinstance(images, Image.Image): yield image_to_tensor(images.convert('RGB'))[0]
-    elif isinstance(images, torch.Tensor):
-        x = images.as_subclass(torch.Tensor)
-        if x.dtype == torch.uint8: x = x.float() / 255
-        if x.ndim == 3: yield x
-        elif x.ndim == 4: yield from x
-        else: raise ValueError(f'expected CHW or NCHW image tensors, got shape {tuple(x.shape)}')
-    else:
-        for item in images: yield from image_tensors(item)
-
-def _fit(x, size):
-    "Resize the short side to `size` and centre-crop: whole images at the classifier's resolution."
-    h, w = x.shape[-2:]
-    if (h, w) != (size, size):
-        s = size / min(h, w)
-        x = F.interpolate(x[None].float(), size=(max(size, round(h*s)), max(size, round(w*s))), mode='bilinear',
-                          antialias=True, align_corners=False)[0]
-        h, w = x.shape[-2:]
-        x = x[:, (h-size)//2:(h-size)//2+size, (w-size)//2:(w-size)//2+size]
-    return x[None]
-
-def _patches(x, size):
-    "Non-overlapping `size` patches at native resolution, where detail (what restoration changes) survives."
-    h, w = x.shape[-2:]
-    if h < size or w < size: return _fit(x, size)
-    return x[:, :h//size*size, :w//size*size].unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(-1, x.shape[0], size, size)
-
-class ClassifierFeatures:
-    "Features of a superres classifier at one layer, with images fed through the classifier's own input contract."
-    def __init__(self, model, layer=None, size=None, patches=False, check=True, bs=64):
-        from .models import ContractError, Normalizer
-        if not (isinstance(model, nn.Sequential) and isinstance(model[0], Normalizer)):
-            raise ContractError(f'{type(model).__name__} is not a superres classifier (a Sequential starting with its '
-                                'Normalizer): pass a model trained by `superres classify train`')
-        self.model, self.contract, self.check, self.bs, self.patches = model.eval(), model[0], check, bs, patches
-        self.size = size or getattr(model, 'config', {}).get('size', 64)
-        if layer is None: self.module = next(m for m in model[-1].modules() if isinstance(m, nn.AdaptiveAvgPool2d))
-        elif 0 < layer < len(model) - 1: self.module = model[layer]
-        else: raise ValueError(f'feature layer {layer} is outside the classifier body (valid: 1..{len(model)-2})')
-
-    def batches(self, images):
-        "Batches of `size`-square crops or patches, in the value range they were given in."
-        cut = _patches if self.patches else _fit
-        buf, n = [], 0
-        for x in image_tensors(images):
-            if x.shape[0] != 3: raise ValueError(f'expected RGB images (3 channels), got {x.shape[0]}')
-            buf.append(cut(x.float(), self.size)); n += len(buf[-1])
-            if n >= self.bs:
-                yield torch.cat(buf); buf, n = [], 0
-        if buf: yield torch.cat(buf)
-
-    @torch.inference_mode()
-    def __call__(self, images):
-        "An (N, D) float64 array of features; refuses images that break the contract unless `check` is off."
-        from fastai.callback.hook import hook_output
-        device = next(self.model.parameters()).device
-        feats, s, s2, count = [], 0., 0., 0
-        with hook_output(self.module, detach=True) as hook:
-            for xb in self.batches(images):
-                if self.check:
-                    self.contract.check_range(xb)
-                    xb = xb.clamp(*self.contract.input_range)
-                    s, s2, count = s + xb.sum((0, 2, 3)).double(), s2 + xb.pow(2).sum((0, 2, 3)).double(), count + xb[:, 0].numel()
-                self.model(xb.to(device))
-                f = hook.stored.float()
-                feats.append((f.mean((2, 3)) if f.ndim == 4 else f.flatten(1)).cpu().double())
-        if not feats: raise ValueError('no images to compute features of')
-        if self.check:
-            mean = s / count
-            self.contract.check_stats(mean, (s2 / count - mean**2).clamp_min(0).sqrt())
-        return torch.cat(feats).numpy()
-
-def frechet_distance(f1, f2, eps=1e-6):
-    "Frechet distance between Gaussians fitted to two feature sets: FID when the features come from a classifier."
-    from scipy import linalg
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = np.atleast_2d(np.cov(f1, rowvar=False)), np.atleast_2d(np.cov(f2, rowvar=False))
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():  # singular product (fewer samples than dimensions): regularise as pytorch-fid does
-        off = np.eye(len(s1)) * eps
-        covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
-    return float(((mu1 - mu2)**2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
-
-def kernel_distance(f1, f2, n_subsets=100, subset_size=1000, seed=0):
-    "KID: unbiased MMD^2 (cubic polynomial kernel) at any N, unlike FID; mean and spread over subsets of at most half a set."
-    m = min(subset_size, max(2, min(len(f1), len(f2)) // 2))
-    if m < 2: raise ValueError('KID needs at least 2 images in each set')
-    d, rng, vals = f1.shape[1], np.random.default_rng(seed), []
-    for _ in range(n_subsets):
-        x, y = f1[rng.choice(len(f1), m, replace=False)], f2[rng.choice(len(f2), m, replace=False)]
-        kxx, kyy, kxy = ((a @ b.T / d + 1)**3 for a, b in ((x, x), (y, y), (x, y)))
-        vals.append((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m-1)) - 2 * kxy.mean())
-    return float(np.mean(vals)), float(np.std(vals))
-
-def distances(fa, fb, n_subsets=100, subset_size=1000):
-    "FID and KID of two feature sets, with the counts a reader needs to judge them."
-    kid, kid_std = kernel_distance(fa, fb, n_subsets, subset_size)
-    return dict(fid=frechet_distance(fa, fb), kid=kid, kid_std=kid_std, n_a=len(fa), n_b=len(fb), dim=fa.shape[1])
-
-def feature_distances(a, b, model, n_subsets=100, subset_size=1000, **kwargs):
-    "FID and KID between two image sets (files, folders, PIL images or [0,1] tensors) with a superres classifier's features."
-    feats = ClassifierFeatures(model, **kwargs)
-    return distances(feats(a), feats(b), n_subsets, subset_size)

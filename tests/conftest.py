@@ -1,5 +1,7 @@
 """Test fixtures: a generated Tiny ImageNet in the official layout, and a private cache folder."""
-import os, tempfile, zipfile
+import os
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,8 @@ def make_tiny_imagenet(root, n_classes=N_CLASSES, n_train=N_TRAIN, n_val=N_VAL, 
     (root/'val'/'images').mkdir(parents=True)
     wnids = [wnid(i) for i in range(n_classes)]
     (root/'wnids.txt').write_text('\n'.join(wnids) + '\n')
-    (root/'words.txt').write_text(''.join(f'{w}\tthing{i}, other name\n' for i, w in enumerate(wnids)) + 'n99999999\tunused\n')
+    words = ''.join(f'{w}\tthing{i}, other name\n' for i, w in enumerate(wnids))
+    (root/'words.txt').write_text(words + 'n99999999\tunused\n')
     colours = rng.integers(0, 256, (n_classes, 3))
     def img(c, k):
         a = np.clip(colours[c] + rng.normal(0, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
@@ -57,9 +60,46 @@ def fresh_tiny(tmp_path):
     "A fixture copy a test may break."
     return make_tiny_imagenet(tmp_path, n_train=2, n_val=1)
 
+SHARED = Path(__file__).parents[1]/'..'/'shared'/'data'  # the data folder beside the project
+
 def real_data():
     "The real Tiny ImageNet, from $SUPERRES_DATA or the shared folder; CI must have it."
-    for cand in (os.environ.get('SUPERRES_DATA'), Path(__file__).parents[1]/'..'/'shared'/'data'/'tiny-imagenet-200.zip'):
+    for cand in (os.environ.get('SUPERRES_DATA'), SHARED/'tiny-imagenet-200.zip'):
         if cand and Path(cand).exists(): return Path(cand)
     if os.environ.get('CI'): pytest.fail('real Tiny ImageNet not found in CI: set SUPERRES_DATA')
     pytest.skip('real Tiny ImageNet not available (set SUPERRES_DATA)')
+
+def sr_bench(name):
+    "An SR benchmark set (Set5, Set14) from sr-bench/ beside the real Tiny ImageNet; CI must have it."
+    data = os.environ.get('SUPERRES_DATA')
+    cands = ([Path(data).parent/'sr-bench'/name] if data else []) + [SHARED/'sr-bench'/name]
+    for cand in cands:
+        if cand.is_dir() and any(cand.iterdir()): return cand
+    if os.environ.get('CI'):
+        pytest.fail(f'SR benchmark {name} not found in CI: put sr-bench/{name} beside SUPERRES_DATA')
+    pytest.skip(f'SR benchmark {name} not available (sr-bench/{name} beside SUPERRES_DATA)')
+
+CONTRACT_MEAN, CONTRACT_STD = (0.48, 0.44, 0.37), (0.27, 0.26, 0.27)
+
+@pytest.fixture(scope='module')
+def contract_clf():
+    "A small untrained classifier with its own (non-default) normalisation: the input contract under test."
+    import torch
+
+    from superres.models import classifier
+    torch.manual_seed(0)
+    return classifier('cpu_small', n_out=5, mean=CONTRACT_MEAN, std=CONTRACT_STD).eval()
+
+def smooth_photo(w=64, h=48, seed=0):
+    "A smooth colourful image with some texture: gradients plus noise."
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    a = np.stack([xx, yy, 1 - xx * yy], -1) * 200 + np.random.default_rng(seed).normal(0, 8, (h, w, 3)) + 20
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+def untrained_task_model(task):
+    "An untrained restorer (the identity) that says it was trained for `task` at scale 1."
+    from superres.degradations import parse_degradation
+    from superres.models import restorer
+    m = restorer().eval()
+    m.config['task'], m.config['scale'] = parse_degradation(task).spec, 1
+    return m

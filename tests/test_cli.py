@@ -1,20 +1,42 @@
-import json, os, subprocess, sys
-from pathlib import Path
+"""The `superres` command: help, one-line user errors with the library's argument names as flags, and each command's
+options reaching the library."""
+import argparse
+import json
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+from conftest import smooth_photo as photo
 from PIL import Image
 
-from superres.cli import main
+from superres import cli
+from superres.cli import main, options
+from superres.degradations import TASKS
+from superres.errors import DataError, UsageError
+from superres.hub import save_model
+from superres.models import classifier, restorer
+
 
 def run(*args, **kw):
     "The real console command in a subprocess, as a user runs it."
     return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True, **kw)
 
+def noise(w, h, seed=0): return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+@pytest.fixture(scope='module')
+def sr_model(tmp_path_factory):
+    f = tmp_path_factory.mktemp('model')/'model.pth'
+    save_model(restorer().eval(), f)
+    return f
+
+@pytest.mark.slow
 def test_help_explains_every_option():
     top = run('--help')
     assert top.returncode == 0 and 'classify' in top.stdout and 'data' in top.stdout
     train = run('classify', 'train', '--help').stdout
-    for opt in ('--data', '--preset', '--classes', '--per-class', '--epochs', '--budget', '--bs', '--lr', '--out', '--pipeline'):
+    for opt in ('--data', '--preset', '--classes', '--per-class', '--epochs', '--budget', '--bs', '--lr', '--out',
+                '--pipeline'):
         assert opt in train
     assert '--model' in run('classify', 'predict', '--help').stdout
     assert 'show' in run('data', '--help').stdout
@@ -35,6 +57,7 @@ def test_bad_data_is_one_clear_line(fresh_tiny):
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert 'missing words.txt' in r.stderr
 
+@pytest.mark.slow
 def test_invalid_options_rejected():
     r = run('classify', 'train', '--out', 'x', '--classes', '0')
     assert r.returncode == 2 and 'must be positive' in r.stderr
@@ -43,26 +66,93 @@ def test_invalid_options_rejected():
     r = run('classify', 'train', '--out', 'x', '--progressive', '1.5')
     assert r.returncode == 2 and 'between 0 and 1' in r.stderr
 
-def test_train_then_predict_end_to_end(tiny_root, tmp_path):
-    out = tmp_path/'run'
-    r = run('classify', 'train', '--data', tiny_root, '--preset', 'cpu_small', '--classes', '6', '--per-class', '4',
-            '--epochs', '1', '--bs', '8', '--out', out)
-    assert r.returncode == 0, r.stderr
-    assert 'accuracy' in r.stdout and (out/'model.pth').is_file() and (out/'export.pkl').is_file()
-    img = tiny_root/'val'/'images'/'val_0.JPEG'
-    assert run('classify', 'predict', img, '--model', out/'export.pkl').returncode == 2  # a pickle needs --trust-pickle
-    for model in (out, out/'model.pth', out/'export.pkl'):
-        p = run('classify', 'predict', img, '--model', model, '--json', '--trust-pickle')
-        assert p.returncode == 0, p.stderr
-        rows = json.loads(p.stdout)[str(img)]
-        assert len(rows) == 5 and rows[0]['name'].startswith('thing')
-        assert sum(r['prob'] for r in rows) <= 1 + 1e-6 and rows[0]['prob'] >= rows[-1]['prob']
-    table = run('classify', 'predict', img, '--model', out)
-    assert table.returncode == 0 and '%' in table.stdout
-
+@pytest.mark.slow
 def test_predict_missing_model_and_bad_image(tmp_path):
     r = run('classify', 'predict', 'x.jpg', '--model', tmp_path/'nope')
     assert r.returncode == 2 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'bad.pth').write_text('not a model')
     r = run('classify', 'predict', 'x.jpg', '--model', tmp_path/'bad.pth')
     assert r.returncode == 2 and 'not a superres model' in r.stderr
+
+@pytest.mark.slow
+@pytest.mark.parametrize('args,message', [
+    (['upscale', 'x.png', '--scale', '0'], 'must be positive'),
+    (['upscale', 'x.png', '--tile', '32', '--overlap', '32'], 'must be larger than twice the --overlap'),
+    (['upscale', 'x.png', '--model', 'no/such/run'], 'does not exist'),
+    (['upscale', 'x.png', '--model', 'CLASSIFIER'], 'is a classifier, not a restoration model'),
+    (['classify', 'predict', 'x.png', '--model', 'SR'], 'is a restoration model, not a classifier'),
+    (['train', '--scale', '5', '--out', 'o'], 'invalid choice'),
+    (['upscale', 'x.png', '--model', 'JPEG'], 'trained for the jpeg task, not superres'),
+    (['data', 'check', '--data', 'PARTIAL_ZIP'], 'only part of one (an interrupted download?)'),
+])
+def test_invalid_options_give_one_clear_line(sr_model, tiny_zip, tmp_path, args, message):
+    clf = tmp_path/'clf.pth'
+    save_model(classifier('cpu_small', n_out=3, vocab=['a', 'b', 'c'], names=['a', 'b', 'c']), clf)
+    jpeg = restorer(task='jpeg:quality=10..50', scale=1)
+    save_model(jpeg, tmp_path/'jpeg.pth')
+    (tmp_path/'partial.zip').write_bytes(tiny_zip.read_bytes()[:tiny_zip.stat().st_size // 2])
+    noise(40, 40).save(tmp_path/'x.png')
+    subst = {'x.png': tmp_path/'x.png', 'CLASSIFIER': clf, 'SR': sr_model, 'o': tmp_path/'o',
+             'JPEG': tmp_path/'jpeg.pth', 'PARTIAL_ZIP': tmp_path/'partial.zip'}
+    args = [str(subst.get(a, a)) for a in args]
+    if args[0] == 'upscale' and '--model' not in args: args += ['--model', str(sr_model)]
+    r = run(*args, *(['-o', tmp_path/'out'] if args[0] == 'upscale' else []))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith('superres')
+
+def test_restore_without_a_model_explains_and_typos_are_usage_errors(tmp_path, capsys):
+    photo().save(tmp_path/'p.png')
+    assert main(['restore', str(tmp_path/'p.png'), '--task', 'jpeg', '-o', str(tmp_path/'o')]) == 2
+    assert 'train one with `superres train --task jpeg' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e: main(['degrade', '--task', 'jpegg', str(tmp_path)])
+    assert e.value.code == 2 and 'unknown task' in capsys.readouterr().err
+
+def test_library_argument_names_print_as_this_commands_flags():
+    p = cli.parser()
+    msg = cli._user_message(DataError('a.jpg: unreadable image; pass `skip_bad` to leave unreadable files out'), p)
+    assert msg == 'a.jpg: unreadable image; pass --skip-bad-images to leave unreadable files out'
+    assert cli._user_message(UsageError('pass `data`, `tile` or `not_an_option`'), p) == \
+        'pass --data, --tile or `not_an_option`'  # only names that are options become flags
+
+def test_tile_overlap_error_names_the_flags(tmp_path, capsys):
+    noise(40, 40).save(tmp_path/'x.png')
+    assert main(['upscale', str(tmp_path/'x.png'), '--tile', '10', '--overlap', '32', '-o', str(tmp_path/'out')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('superres: error: ') and '`' not in err, err
+    assert '--tile (10) must be larger than twice the --overlap (32)' in err
+    assert not (tmp_path/'out').exists()  # refused before any file was written
+
+def test_degrade_superres_writes_the_low_resolution_image(tmp_path, capsys):
+    photo(40, 30).save(tmp_path/'p.png')
+    assert main(['degrade', '--task', 'superres', str(tmp_path/'p.png'), '-o', str(tmp_path/'lr')]) == 0
+    with Image.open(tmp_path/'lr'/'p.png') as im: assert im.size == (20, 15)
+    assert main(['degrade', '--task', 'superres:scale=4', str(tmp_path/'p.png'), '-o', str(tmp_path/'lr4')]) == 0
+    with Image.open(tmp_path/'lr4'/'p.png') as im: assert im.size == (10, 8)
+
+@pytest.mark.parametrize('model', [None, 'none'])
+def test_evaluate_scores_the_shipped_model_unless_told_none(tmp_path, capsys, model):
+    for i in range(2): photo(48, 40, seed=i).save(tmp_path/f'{i}.png')
+    args = ['evaluate', '--hr-dir', str(tmp_path), '--json', str(tmp_path/'e.json')]
+    args += ['--model', model] if model else []
+    assert main(args) == 0
+    table = [l.split('\r')[-1] for l in capsys.readouterr().out.split('\n') if l.strip()]  # after the progress bar
+    assert table[0].startswith('method')
+    rows = [l.split()[0] for l in table[1:]]
+    report = json.loads((tmp_path/'e.json').read_text())
+    if model is None:
+        assert rows == report['methods'] == ['bicubic', 'model'] and 'model_psnr' in report['mean']
+    else: assert rows == report['methods'] == ['bicubic'] and not any('model' in k for k in report['mean'])
+
+def test_restore_help_names_the_tasks():
+    r = run('restore', '--help')
+    assert r.returncode == 0 and '--task' in r.stdout
+    words = set(r.stdout.replace(',', ' ').replace(';', ' ').split())
+    assert set(TASKS) <= words and {'jpeg', 'colorize', 'inpaint', 'outpaint'} <= words, r.stdout
+
+def test_call_passes_options_by_name_and_refuses_one_the_library_lacks():
+    def lib(out, bs=64, erase=0.25): return dict(out=out, bs=bs, erase=erase)
+    a = argparse.Namespace(func=print, command='train', subcommand=None, out='run', bs=8)
+    assert options.call(lib, a, erase=0.) == dict(out='run', bs=8, erase=0.)  # parser bookkeeping is not passed
+    a.typo_option = 1
+    with pytest.raises(TypeError, match='lib takes no typo_option'): options.call(lib, a)
+    assert options.call(lib, a, skip=('typo_option',))['bs'] == 8

@@ -11,12 +11,14 @@ from PIL import Image
 from superres.augment import BatchTrivialAugment
 from superres.data import decoded_dls, decoded_paired_dls, paired_dls
 from superres.degradations import Downscale
-from superres.inference import inference_precision, load_restorer, upscale_image
+from superres.hub import load_restorer
+from superres.inference import upscale_image
 from superres.learner import classifier_learner, restoration_learner
 from superres.metrics import psnr
 from superres.models import classifier
+from superres.precision import inference_precision
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')]
 
 def fit_on_the_gpu(learn):
     "One epoch; then where the model is, whether fp16 AMP ran (auto on CUDA), whether the losses are finite."
@@ -39,7 +41,7 @@ def test_trivial_augment_with_its_tables_on_the_gpu():
     assert out.device.type == 'cuda' and out.shape == x.shape and not torch.equal(out, x)
 
 def test_pairs_are_degraded_on_the_gpu_as_on_the_cpu(tiny_root):
-    x, y = decoded_paired_dls(tiny_root, classes=3, bs=8, erase=False).train.one_batch()
+    x, y = decoded_paired_dls(tiny_root, classes=3, bs=8, erase=0).train.one_batch()
     assert x.device.type == y.device.type == 'cuda'
     as_uint8 = lambda t: (t.as_subclass(torch.Tensor) * 255).round().byte()
     on_cpu = Downscale(2).batch(as_uint8(y).cpu())
@@ -47,7 +49,8 @@ def test_pairs_are_degraded_on_the_gpu_as_on_the_cpu(tiny_root):
 
 @pytest.mark.parametrize('decoded', [True, False])
 def test_perceptual_restorer_trains_on_the_gpu(tiny_root, decoded):
-    dls = decoded_paired_dls(tiny_root, classes=3, bs=4) if decoded else paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
+    if decoded: dls = decoded_paired_dls(tiny_root, classes=3, bs=4)
+    else: dls = paired_dls(tiny_root, classes=3, bs=4, num_workers=0)
     learn = restoration_learner(dls, loss='perceptual', classifier_model=classifier('cpu_small', n_out=3))
     assert fit_on_the_gpu(learn) == ('cuda', True, True)
 

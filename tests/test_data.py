@@ -1,108 +1,42 @@
-import os, random, threading, zipfile
-from pathlib import Path
+"""DataLoaders: classification and restoration pairs, from per-item DataBlocks and from the decoded cache, which must
+serve the same data."""
+import random
+import threading
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
+from conftest import wnid
 from fastai.torch_core import default_device
-from fastai.vision.core import TensorImage
 from PIL import Image
 
-from superres.augment import BatchPadCropFlip, RandomErase
-from superres.data import (DataError, TinyImageNet, background, cache_dir, classification_dls,
-                           decoded_dls, find_tiny_imagenet, image_stats, is_val, validate_tiny_imagenet)
-from conftest import N_TRAIN, N_VAL, wnid
+from superres.data import (
+    Degrade,
+    PILImageLR,
+    TensorImageLR,
+    background,
+    classification_dls,
+    decoded_dls,
+    decoded_paired_dls,
+    decoded_pairs_unsupported,
+    paired_dls,
+    sr_dls,
+)
+from superres.degradations import Downscale, degrade_sr, parse_degradation
+from superres.errors import UsageError
+from superres.images import load_rgb
+from superres.recipes import train_restorer
 
-def test_find_folder_parent_and_env(tiny_root, monkeypatch):
-    assert find_tiny_imagenet(tiny_root) == tiny_root
-    assert find_tiny_imagenet(tiny_root.parent) == tiny_root
-    monkeypatch.setenv('SUPERRES_DATA', str(tiny_root))
-    assert find_tiny_imagenet() == tiny_root
 
-def test_find_falls_back_to_fastai_data_folder(tiny_root, monkeypatch, tmp_path):
-    monkeypatch.delenv('SUPERRES_DATA', raising=False)
-    import fastai.data.external as ext
-    monkeypatch.setattr(ext, 'fastai_path', lambda folder: tiny_root.parent)
-    assert find_tiny_imagenet() == tiny_root
-    monkeypatch.setattr(ext, 'fastai_path', lambda folder: tmp_path)
-    with pytest.raises(DataError, match='not found'): find_tiny_imagenet(download=False)
+def plain(t): return t.as_subclass(torch.Tensor).cpu()
 
-def test_download_goes_to_fastai_data_folder(tiny_zip, monkeypatch, tmp_path):
-    "With nothing local, the official URL is fetched (here: a stand-in that copies the fixture zip)."
-    import fastai.data.external as ext, fastdownload
-    monkeypatch.delenv('SUPERRES_DATA', raising=False)
-    monkeypatch.setattr(ext, 'fastai_path', lambda folder: tmp_path)
-    urls = []
-    def fake_download(url, dest, show_progress=True):
-        urls.append(url); Path(dest).write_bytes(tiny_zip.read_bytes())
-    monkeypatch.setattr(fastdownload, 'download_url', fake_download)
-    root = find_tiny_imagenet()
-    assert urls == ['http://cs231n.stanford.edu/tiny-imagenet-200.zip']
-    assert (tmp_path/'tiny-imagenet-200.zip').is_file() and (root/'wnids.txt').is_file()
+def as_uint8(t): return (plain(t) * 255).round().byte()
 
-def test_zip_extracted_once_into_cache(tiny_zip):
-    root = find_tiny_imagenet(tiny_zip)
-    assert cache_dir() in root.parents and (root/'wnids.txt').is_file()
-    marker = root/'marker'
-    marker.write_text('x')
-    assert find_tiny_imagenet(tiny_zip) == root and marker.exists()  # reused, not re-extracted
-    marker.unlink()
-
-def test_interrupted_extraction_is_never_used(tiny_root, tmp_path, monkeypatch):
-    from conftest import zip_folder
-    z = zip_folder(tiny_root, tmp_path/'tiny-imagenet-200.zip')
-    def broken(self, path=None, *a, **k):
-        (Path(path)/'tiny-imagenet-200').mkdir(parents=True)
-        raise OSError('disk full')
-    monkeypatch.setattr(zipfile.ZipFile, 'extractall', broken)
-    with pytest.raises(DataError, match='not a complete zip'): find_tiny_imagenet(z)
-    monkeypatch.undo()
-    root = find_tiny_imagenet(z)
-    validate_tiny_imagenet(root)
-
-def test_partial_zip_is_a_clear_error(tiny_zip, tmp_path):
-    part = tmp_path/'tiny-imagenet-200.zip'
-    part.write_bytes(tiny_zip.read_bytes()[:len(tiny_zip.read_bytes())//2])
-    with pytest.raises(DataError): find_tiny_imagenet(part)
-
-def test_validation_names_what_is_missing(fresh_tiny):
-    import shutil
-    shutil.rmtree(fresh_tiny/'train'/wnid(5)/'images')
-    ann = fresh_tiny/'val'/'val_annotations.txt'
-    ann.write_text(ann.read_text() + 'val_x.JPEG\tn12345678\t0\t0\t1\t1\n')
-    with pytest.raises(DataError) as e: validate_tiny_imagenet(fresh_tiny)
-    msg = str(e.value)
-    assert wnid(5) in msg and 'n12345678' in msg and 'val_x.JPEG' in msg
-
-def test_validation_missing_files_and_class_count(fresh_tiny):
-    (fresh_tiny/'val'/'val_annotations.txt').unlink()
-    lines = (fresh_tiny/'wnids.txt').read_text().split()
-    (fresh_tiny/'wnids.txt').write_text('\n'.join(lines[:150]))
-    with pytest.raises(DataError) as e: validate_tiny_imagenet(fresh_tiny)
-    assert 'val_annotations.txt' in str(e.value) and '150 classes' in str(e.value)
-
-def test_missing_path_is_clear(tmp_path):
-    with pytest.raises(DataError, match='does not exist'): find_tiny_imagenet(tmp_path/'nope')
-    (tmp_path/'a.txt').write_text('x')
-    with pytest.raises(DataError, match='not a zip'): find_tiny_imagenet(tmp_path/'a.txt')
-
-def test_labels_names_and_subset(tiny_root):
-    tin = TinyImageNet(tiny_root, classes=3, per_class=4)
-    assert tin.wnids == [wnid(i) for i in range(3)]
-    assert tin.names[wnid(1)] == 'thing1'
-    train = tin.train_files()
-    assert len(train) == 12 and [f.name for f in train[:4]] == [f'{wnid(0)}_{k}.JPEG' for k in range(4)]
-    assert all(tin.label(f) == f.parent.parent.name for f in train)
-    val = tin.val_files()
-    assert len(val) == 3 * N_VAL and all(is_val(f) for f in val)
-    assert [tin.label(f) for f in val] == [wnid(i) for i in range(3) for _ in range(N_VAL)]
-
-def test_image_stats_match_numpy(tiny_root):
-    files = TinyImageNet(tiny_root, classes=2).train_files()
-    mean, std = image_stats(files)
-    a = np.concatenate([np.asarray(Image.open(f).convert('RGB'), dtype=np.float64).reshape(-1, 3) / 255 for f in files])
-    np.testing.assert_allclose(mean, a.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(std, a.std(0), rtol=1e-6)
+def raw_images(files):
+    "The files as a float batch in [0,1], decoded by PIL without any transform."
+    arrays = [torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in files]
+    return torch.stack(arrays).float() / 255
 
 def test_dls_grayscale_to_rgb_and_valid_untouched(tiny_root):
     dls = classification_dls(tiny_root, classes=4, bs=8, num_workers=0)
@@ -111,54 +45,21 @@ def test_dls_grayscale_to_rgb_and_valid_untouched(tiny_root):
     assert list(dls.vocab) == [wnid(i) for i in range(4)]
     xv, yv = dls.valid.one_batch()
     files = dls.valid_ds.items[:len(xv)]
-    raw = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in files]).float() / 255
-    assert torch.equal(xv.cpu().as_subclass(torch.Tensor), raw)  # no augmentation on the validation set
+    assert torch.equal(xv.cpu().as_subclass(torch.Tensor), raw_images(files))  # no augmentation on the validation set
     assert [dls.vocab[i] for i in yv] == [dls.tin.label(f) for f in files]
 
 def test_train_transforms_change_images(tiny_root):
     dls = classification_dls(tiny_root, classes=4, bs=8, num_workers=0, shuffle=False)
     files = dls.train_ds.items[:8]
-    raw = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in files]).float() / 255
     x, _ = dls.train.one_batch()
-    assert not torch.equal(x.as_subclass(torch.Tensor), raw)
-
-def batch(n=16, val=0.5): return TensorImage(torch.full((n, 3, 64, 64), val))
-
-def test_random_erase_per_image():
-    torch.manual_seed(0)
-    x = batch()
-    assert torch.equal(RandomErase(p=0.)(x, split_idx=0), x)
-    out = RandomErase(p=1.)(x, split_idx=0)
-    erased = (out != 0.5).any(1).flatten(1).sum(1)
-    assert (erased > 0).all() and len(set(erased.tolist())) > 4  # every image, each its own rectangle
-    assert torch.equal(RandomErase(p=1.)(x, split_idx=1), x)  # never on the validation set
-
-def test_random_erase_respects_types():
-    class Other(TensorImage): pass
-    erase = RandomErase(p=1., types=Other)
-    assert not torch.equal(erase(Other(torch.full((4, 3, 8, 8), 0.5)), split_idx=0).as_subclass(torch.Tensor), torch.full((4, 3, 8, 8), .5))
-    y = batch(4)
-    assert torch.equal(erase(y, split_idx=0), y)
-
-def test_batch_crop_flip_identical_on_tuple_and_per_image():
-    torch.manual_seed(0)
-    x = TensorImage(torch.rand(32, 3, 16, 16))
-    a, b = BatchPadCropFlip(pad=2)((x, x.clone()), split_idx=0)
-    assert torch.equal(a, b) and not torch.equal(a, x)
-    shifts = {tuple(((a[i] != 0).float().sum((0, 1)) > 0).nonzero().flatten().tolist()) for i in range(32)}
-    assert len(shifts) > 2  # per-image offsets, not one draw per batch
-    same = BatchPadCropFlip(pad=0, p_flip=0.)(x, split_idx=0)
-    assert torch.equal(same, x)
-    flipped = BatchPadCropFlip(pad=0, p_flip=1.)(x, split_idx=0)
-    assert torch.equal(flipped, x.flip(-1))
+    assert not torch.equal(x.as_subclass(torch.Tensor), raw_images(files))
 
 def test_decoded_dls_matches_files(tiny_root):
     dls = decoded_dls(tiny_root, classes=3, bs=4)
     assert dls.device == default_device()  # else a Learner leaves the model on the CPU beside a GPU
     xv, yv = dls.valid.one_batch()
     tin = dls.tin
-    raw = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in tin.val_files()[:4]]).float() / 255
-    assert torch.equal(xv.as_subclass(torch.Tensor), raw)
+    assert torch.equal(xv.as_subclass(torch.Tensor), raw_images(tin.val_files()[:4]))
     assert [tin.wnids[i] for i in yv] == [tin.label(f) for f in tin.val_files()[:4]]
     x, y = dls.train.one_batch()
     assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
@@ -174,9 +75,9 @@ def test_prefetched_batches_are_the_same_batches(tiny_root):
         dl.prefetch, dl.rng = prefetch, random.Random(0)  # same shuffle
         torch.manual_seed(0)  # same augmentation draws
         return [(x.clone(), y.clone()) for x, y in dl]
-    plain, ahead = batches(False), batches(True)
-    assert len(plain) == len(dl) > 1
-    assert all(torch.equal(a, b) for p, q in zip(plain, ahead) for a, b in zip(p, q))
+    plain_, ahead = batches(False), batches(True)
+    assert len(plain_) == len(dl) > 1
+    assert all(torch.equal(a, b) for p, q in zip(plain_, ahead) for a, b in zip(p, q))
     threads = threading.active_count()
     it = iter(dl)
     next(it); it.close()  # stopped early (a time budget, one_batch): the thread ends with it
@@ -196,40 +97,83 @@ def test_background_raises_the_error_where_it_is_consumed():
         for o in background(failing()): got.append(o)
     assert got == [1]
 
-def test_decoded_cache_built_once_and_rebuilt_when_stale(fresh_tiny, tmp_path, monkeypatch):
-    from superres import cache
-    from superres.data import load_rgb
-    files = sorted((fresh_tiny/'val'/'images').glob('*.JPEG'))[:5]
-    def pil(): return np.stack([np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in files])
-    decodes, decode = [], cache.decode_into
-    monkeypatch.setattr(cache, 'decode_into', lambda out, fs, *a, **k: decodes.append(len(fs)) or decode(out, fs, *a, **k))
-    def cached(): return cache.decoded_cache(files, load_rgb, tmp_path/'c', progress=False)
-    arr = cached()
-    assert isinstance(arr, np.memmap) and not arr.flags.writeable and np.array_equal(arr, pil()) and decodes == [5]
-    assert [p.name for p in (tmp_path/'c').iterdir() if p.name.startswith('.')] == []  # no temporary file left
-    assert np.array_equal(cached(), pil()) and decodes == [5]  # reused, not decoded again
-    Image.new('RGB', (64, 64), (255, 0, 0)).save(files[2])  # the source changes
-    assert np.array_equal(cached(), pil()) and decodes == [5, 5] and (cached()[2, 0] == 254).mean() > 0.9
-    npy = next((tmp_path/'c').glob('*.npy'))
-    with open(npy, 'r+b') as f: f.truncate(npy.stat().st_size - 100)  # a damaged cache file
-    assert np.array_equal(cached(), pil()) and decodes == [5, 5, 5]
-
-def test_interrupted_cache_build_leaves_nothing(fresh_tiny, tmp_path):
-    from superres.cache import decoded_cache
-    from superres.data import load_rgb
-    files = sorted((fresh_tiny/'val'/'images').glob('*.JPEG'))[:5]
-    def load(f):
-        if f == str(files[3]): raise KeyboardInterrupt
-        return load_rgb(f)
-    with pytest.raises(KeyboardInterrupt): decoded_cache(files, load, tmp_path/'c', progress=False)
-    assert list((tmp_path/'c').iterdir()) == []
-
 def test_decoded_pipeline_sees_the_same_data_as_the_pil_pipeline(tiny_root):
     "Same images (decoded pixels) and labels in both pipelines, so switching pipeline changes speed, not data."
-    from superres.data import load_rgb
     dec = decoded_dls(tiny_root, classes=4, bs=4, progress=False)
     pil = classification_dls(tiny_root, classes=4, bs=4, num_workers=0)
-    for dl, files, items in ((dec.train, dec.tin.train_files(), pil.train.items), (dec.valid, dec.tin.val_files(), pil.valid.items)):
+    for dl, files, items in ((dec.train, dec.tin.train_files(), pil.train.items),
+                             (dec.valid, dec.tin.val_files(), pil.valid.items)):
         assert sorted(map(str, files)) == sorted(map(str, items))
-        assert np.array_equal(np.asarray(dl.dataset.x), np.stack([np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in files]))
+        decoded = np.stack([np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in files])
+        assert np.array_equal(np.asarray(dl.dataset.x), decoded)
         assert [dec.vocab[i] for i in dl.dataset.y] == [pil.tin.label(f) for f in files]
+
+def test_paired_items_share_crop_and_flip(tiny_root):
+    dls = sr_dls(tiny_root, scale=1, erase=0, classes=5, bs=8, num_workers=0)
+    x, y = dls.train.one_batch()
+    assert isinstance(x, TensorImageLR) and not isinstance(y, TensorImageLR)
+    assert torch.equal(plain(x), plain(y))  # un-degraded input == target, pixel for pixel, after random crop + flip
+
+def test_degradation_and_erasing_hit_the_input_only(tiny_root):
+    dls = sr_dls(tiny_root, scale=2, erase=0, classes=5, bs=8, num_workers=0)
+    x, y = dls.valid.one_batch()
+    files = dls.valid_ds.items[:len(y)]
+    raw = raw_images(files)
+    same = partial(torch.testing.assert_close, rtol=0, atol=1e-6)  # on CUDA x/255 is x*(1/255): one ulp off the CPU's
+    same(plain(y), raw)
+    assert (plain(x) - raw).abs().max() > 0.01
+    degraded = [torch.from_numpy(np.asarray(degrade_sr(Image.open(f).convert('RGB')))).permute(2, 0, 1) for f in files]
+    same(plain(x), torch.stack(degraded) / 255)
+    dls = sr_dls(tiny_root, scale=1, erase=0.25, classes=5, bs=16, num_workers=0)
+    x, y = dls.train.one_batch()
+    assert not torch.equal(plain(x), plain(y))
+
+@pytest.mark.parametrize('task', ['jpeg', 'colorize', 'inpaint', 'denoise'])
+def test_degradation_hits_the_input_only(tiny_root, task):
+    dls = paired_dls(tiny_root, task, erase=0, classes=4, bs=8, num_workers=0)
+    x, y = dls.valid.one_batch()
+    raw = raw_images(dls.valid_ds.items[:len(y)])
+    assert torch.equal(y.as_subclass(torch.Tensor), raw) and not torch.equal(x.as_subclass(torch.Tensor), raw)
+    assert dls.scale == 1 and dls.degradation.name == task
+    if task == 'colorize': assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
+
+def test_decoded_pairs_are_the_datablock_pairs(tiny_root):
+    deg = Downscale(2)
+    fast = decoded_paired_dls(tiny_root, deg, classes=5, bs=8, erase=0, progress=False)
+    slow = sr_dls(tiny_root, scale=2, classes=5, bs=8, erase=0, num_workers=0)
+    (xf, yf), (xs, ys) = fast.valid.one_batch(), slow.valid.one_batch()
+    assert torch.equal(as_uint8(yf), as_uint8(ys))  # same validation images, in the same order
+    diff = (as_uint8(xf).int() - as_uint8(xs).int()).abs()
+    assert diff.max() <= 2 and diff.float().mean() < 0.1  # the tensor resize is PIL's up to its rounding
+    torch.manual_seed(0)
+    x, y = fast.train.one_batch()
+    assert torch.equal(as_uint8(x), deg.batch(as_uint8(y)))  # input = degraded target after the shared crop and flip
+    edges = torch.stack([y[:, :, 0], y[:, :, -1], y[:, :, :, 0], y[:, :, :, -1]], 1)
+    assert (plain(edges).amax((2, 3)) == 0).any()  # some crops reach into the zero padding, as the PIL path's do
+    erased = decoded_paired_dls(tiny_root, deg, classes=5, bs=16, progress=False)
+    x, y = erased.train.one_batch()
+    assert not torch.equal(as_uint8(x), deg.batch(as_uint8(y)))  # erasing changed some inputs
+
+def test_decoded_pairs_say_what_they_cannot_serve(tiny_root, tmp_path):
+    assert decoded_pairs_unsupported(tiny_root, Downscale(3, ['bicubic', 'bilinear'], 'nearest')) is None
+    assert 'folder' in decoded_pairs_unsupported(tmp_path, Downscale(2))
+    assert '48' in decoded_pairs_unsupported(tiny_root, Downscale(2), size=48)
+    for task in ('jpeg', 'superres:down=lanczos', 'real+superres'):
+        assert 'no batched form' in decoded_pairs_unsupported(tiny_root, parse_degradation(task))
+    with pytest.raises(UsageError, match='`pipeline` datablock'):
+        train_restorer(tmp_path/'run', data=tiny_root, task='jpeg', pipeline='decoded', classes=2, epochs=1)
+
+def test_degrade_filters():
+    img = PILImageLR(Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)))
+    out = np.asarray(Degrade(Downscale(2, 'bicubic', 'nearest'))(img))
+    assert out.shape == (16, 16, 3) and (out[::2, ::2] == out[1::2, 1::2]).all()  # nearest upsample: 2x2 blocks
+    assert not np.array_equal(np.asarray(Degrade('superres:scale=4')(img)), np.asarray(Degrade()(img)))
+    with pytest.raises(UsageError, match='filter'): Degrade('superres:down=fancy')
+
+def test_any_folder_of_images(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (90 + i, 120, 3), dtype=np.uint8)).save(tmp_path/f'p{i}.png')
+    dls = sr_dls(tmp_path, size=48, bs=2, num_workers=0, erase=0)
+    x, y = dls.train.one_batch()
+    assert x.shape == y.shape == (2, 3, 48, 48)

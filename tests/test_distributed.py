@@ -1,12 +1,17 @@
-"""Data-parallel training through accelerate: two real CPU processes (gloo) train together and end with identical weights."""
-import json, socket, subprocess, sys
+"""Data-parallel training through accelerate: two real CPU processes (gloo) train together and end with identical
+weights."""
+import json
+import socket
+import subprocess
+import sys
 
+import pytest
 import torch
 
 RANK_WEIGHTS = '''
 import sys, torch
 from fastai.torch_core import rank_distrib
-from superres.learner import train_classifier
+from superres.recipes import train_classifier
 learn = train_classifier(sys.argv[1], data=sys.argv[2], preset='cpu_small', classes=3, epochs=2, bs=2, seed=0)
 torch.save(learn.model.state_dict(), f'{sys.argv[1]}/rank{rank_distrib()}.pt')
 '''
@@ -17,11 +22,14 @@ def free_port():
         return s.getsockname()[1]
 
 def accelerate_launch(*args):
-    "`accelerate launch` of two processes; `--multi_gpu` is accelerate's multi-process launcher, on a machine without GPUs they train on the CPU over gloo."
-    cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
-           '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', str(free_port()), *map(str, args)]
+    """`accelerate launch` of two processes; `--multi_gpu` is accelerate's multi-process launcher, on a machine without
+    GPUs they train on the CPU over gloo."""
+    cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2',
+           '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no',
+           '--main_process_port', str(free_port()), *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_to_identical_weights(tiny_root, tmp_path):
     script = tmp_path/'train.py'
     script.write_text(RANK_WEIGHTS)
@@ -39,10 +47,11 @@ def test_two_cpu_processes_train_to_identical_weights(tiny_root, tmp_path):
     losses = [float(r.split(',')[1]) for r in (out/'history.csv').read_text().splitlines()[1:]]
     assert len(losses) == 2 and all(0 < l < 10 for l in losses)
 
+@pytest.mark.slow
 def test_cli_under_accelerate_launch(tiny_root, tmp_path):
     out = tmp_path/'run'
-    r = accelerate_launch('-m', 'superres', 'classify', 'train', '--data', tiny_root, '--preset', 'cpu_small', '--classes', '3',
-                          '--epochs', '1', '--bs', '2', '--out', out)
+    r = accelerate_launch('-m', 'superres', 'classify', 'train', '--data', tiny_root, '--preset', 'cpu_small',
+                          '--classes', '3', '--epochs', '1', '--bs', '2', '--out', out)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count('"accuracy"') == 1  # the metrics are printed once, by rank 0
     assert (out/'model.pth').is_file() and (out/'export.pkl').is_file()

@@ -7,13 +7,14 @@ import torch
 from PIL import Image
 
 from superres.cli import main
-from superres.inference import load_any, upscale_image
-from superres.learner import save_model
+from superres.hub import load_any, save_model
+from superres.inference import upscale_image
 from superres.models import classifier, restorer
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
 from superres.export import export_onnx, load_onnx  # noqa: E402
+
 
 def randomised(model, seed=0):
     "Untrained restorers are the identity (zero-initialised): random weights make parity mean something."
@@ -23,7 +24,8 @@ def randomised(model, seed=0):
     return model.eval()
 
 @pytest.mark.parametrize('make', [lambda: restorer('tiny_unet'), lambda: restorer('sr_resnet', n_blocks=2),
-                                  lambda: classifier('cpu_small', n_out=7)], ids=['tiny_unet', 'sr_resnet', 'classifier'])
+                                  lambda: classifier('cpu_small', n_out=7)],
+                         ids=['tiny_unet', 'sr_resnet', 'classifier'])
 def test_onnx_matches_pytorch_at_any_size(make, tmp_path):
     model = randomised(make())
     onnx_model = load_onnx(export_onnx(model, tmp_path/'m.onnx'))

@@ -1,23 +1,18 @@
 """FID/KID from a superres classifier, and the input contract that keeps them honest."""
-import json, subprocess, sys
-
 import numpy as np
 import pytest
 import torch
+from conftest import CONTRACT_MEAN as MEAN
+from conftest import CONTRACT_STD as STD
 from PIL import Image
 from scipy import linalg
 
-from superres.learner import load_model, save_model
-from superres.losses import FeatureLoss
-from superres.metrics import ClassifierFeatures, feature_distances, frechet_distance, kernel_distance
-from superres.models import ContractError, classifier, input_contract, restorer
+from superres.errors import ContractError, UsageError
+from superres.fid import ClassifierFeatures, feature_distances, frechet_distance, kernel_distance
 
-MEAN, STD = (0.48, 0.44, 0.37), (0.27, 0.26, 0.27)
 
 @pytest.fixture(scope='module')
-def clf():
-    torch.manual_seed(0)
-    return classifier('cpu_small', n_out=5, mean=MEAN, std=STD).eval()
+def clf(contract_clf): return contract_clf
 
 def images(n=6, seed=0, size=64):
     return torch.from_numpy(np.random.default_rng(seed).random((n, 3, size, size), dtype=np.float32))
@@ -57,7 +52,7 @@ def test_features_are_the_pooled_features_of_normalised_images(clf):
         for layer in clf[1:-1]: h = layer(h)
     np.testing.assert_allclose(ClassifierFeatures(clf)(x), h.mean((2, 3)).double().numpy(), rtol=1e-4, atol=1e-5)
     assert ClassifierFeatures(clf, layer=2)(x).shape == (6, clf[2][0].convs[-1][0].out_channels)
-    with pytest.raises(ValueError, match='outside the classifier body'): ClassifierFeatures(clf, layer=99)
+    with pytest.raises(UsageError, match='outside the classifier body'): ClassifierFeatures(clf, layer=99)
 
 def test_every_input_form_gives_the_same_features(clf, tmp_path):
     x8 = (images(3) * 255).round().byte()
@@ -65,7 +60,8 @@ def test_every_input_form_gives_the_same_features(clf, tmp_path):
     for i, p in enumerate(pils): p.save(tmp_path/f'{i}.png')
     feats = ClassifierFeatures(clf)
     want = feats(x8.float() / 255)
-    for form in (x8, list(x8), pils, tmp_path, [tmp_path/f'{i}.png' for i in range(3)], [str(tmp_path/'0.png'), pils[1:]]):
+    forms = (x8, list(x8), pils, tmp_path, [tmp_path/f'{i}.png' for i in range(3)], [str(tmp_path/'0.png'), pils[1:]])
+    for form in forms:
         np.testing.assert_allclose(feats(form), want, rtol=1e-5, atol=1e-6)
 
 def test_large_images_are_resized_or_cut_into_patches(clf):
@@ -79,7 +75,8 @@ def test_large_images_are_resized_or_cut_into_patches(clf):
     ('0-255 floats', lambda x: x * 255, r'got values in \[0\.\d+, 25\d'),
     ('ImageNet-normalised', lambda x: (x - 0.45) / 0.225, 'got values in'),
     ('divided by 255 twice', lambda x: x / 255, 'look rescaled or normalised already'),
-    ('model normalisation bypassed', lambda x: (x - 0.5) * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1),
+    ('model normalisation bypassed',
+     lambda x: (x - 0.5) * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1),
      'look rescaled or normalised already'),
 ])
 def test_guard_refuses_images_off_the_contract(clf, name, transform, match):
@@ -95,44 +92,8 @@ def test_guard_accepts_real_images_and_small_overshoot(clf):
     x8 = (x * 255).round().byte()  # 8-bit tensors are scaled
     np.testing.assert_allclose(feats(x8), feats(x8.float() / 255), rtol=1e-5, atol=1e-6)
 
-def test_contract_survives_save_load_and_reaches_unets(clf, tmp_path):
-    save_model(clf, tmp_path/'c.pth')
-    loaded = input_contract(load_model(tmp_path/'c.pth'))
-    assert torch.allclose(loaded.mean.flatten(), torch.tensor(MEAN)) and loaded.input_range == (0., 1.)
-    unet = restorer(classifier_model=clf)
-    save_model(unet, tmp_path/'u.pth')
-    assert torch.equal(input_contract(load_model(tmp_path/'u.pth')).std, clf[0].std)
-    with pytest.raises(ContractError, match='not a superres classifier'): ClassifierFeatures(unet)
-    with pytest.raises(ContractError, match='no input contract'): input_contract(torch.nn.Conv2d(3, 3, 1))
-
-def test_perceptual_loss_feeds_the_classifier_through_the_contract(clf):
-    loss = FeatureLoss(clf, layer_ids=(2,), layer_wgts=(0.1,))
-    x = images(2)
-    assert loss(x, x).item() == pytest.approx(0, abs=1e-6)
-    with pytest.raises(ContractError, match=r'got values in \[-0\.'): loss(x - 0.5, x - 0.5)
-
 def test_feature_distances_rank_degradation(clf):
     a, b = images(40, seed=1), images(40, seed=2)
     same = feature_distances(a, b, clf, n_subsets=10, subset_size=20)
     worse = feature_distances(a, b * 0.5 + 0.25, clf, n_subsets=10, subset_size=20)
     assert same['n_a'] == 40 and same['dim'] == 192 and 0 <= same['fid'] < worse['fid'] and same['kid'] < worse['kid']
-
-def test_cli_fid_and_evaluate_columns(clf, tmp_path):
-    for name, seed in (('a', 0), ('b', 1)):
-        (tmp_path/name).mkdir()
-        for i, t in enumerate((images(4, seed) * 255).byte()): Image.fromarray(t.permute(1, 2, 0).numpy()).save(tmp_path/name/f'{i}.png')
-    (tmp_path/'clf').mkdir()
-    save_model(clf, tmp_path/'clf'/'model.pth')
-    run = lambda *args: subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True)
-    r = run('fid', tmp_path/'a', tmp_path/'b', '--classifier', tmp_path/'clf', '--json', tmp_path/'f.json')
-    assert r.returncode == 0, r.stderr
-    res = json.loads((tmp_path/'f.json').read_text())
-    assert f"FID {res['fid']:.4f}" in r.stdout and res['n_a'] == 4 and 'fewer samples than feature dimensions' in r.stdout
-    r = run('evaluate', '--hr-dir', tmp_path/'a', '--classifier', tmp_path/'clf', '--baselines', 'nearest', 'bicubic',
-            '--json', tmp_path/'e.json')
-    assert r.returncode == 0, r.stderr
-    dist = json.loads((tmp_path/'e.json').read_text())['distances']
-    assert set(dist) == {'nearest', 'bicubic'} and 'KID x1000' in r.stdout and f"{dist['bicubic']['fid']:>9.3f}" in r.stdout
-    save_model(restorer().eval(), tmp_path/'sr.pth')
-    r = run('fid', tmp_path/'a', tmp_path/'b', '--classifier', tmp_path/'sr.pth')
-    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'is a restoration model, not a classifier' in r.stderr

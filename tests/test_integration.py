@@ -3,17 +3,27 @@ import json
 
 import pytest
 import torch
+from conftest import real_data
 from PIL import Image, ImageFilter
 
-from conftest import real_data
-from superres.learner import train_classifier
+from superres.errors import ContractError
+from superres.evaluate import evaluate_sr
+from superres.fid import feature_distances
+from superres.files import list_images
+from superres.hub import load_classifier, load_restorer
+from superres.images import image_to_tensor
+from superres.models import restorer
+from superres.recipes import train_classifier, train_restorer
+from superres.tinyimagenet import find_tiny_imagenet
+
+pytestmark = [pytest.mark.real_data, pytest.mark.slow]  # every test trains on, or reads thousands of, real images
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     "A classifier from a short real run: the feature extractor of the FID tests."
     out = tmp_path_factory.mktemp('clf')/'run'
     learn = train_classifier(out, data=real_data(), preset='cpu_small', classes=10, per_class=150, epochs=3,
-                             bs=64, lr=3e-3, trivial_augment=False, seed=0)  # 3 epochs: TrivialAugment would only slow learning
+                             bs=64, lr=3e-3, trivial_augment=False, seed=0)  # 3 epochs: TrivialAugment only slows it
     return out, learn
 
 def test_short_training_beats_chance(trained):
@@ -25,22 +35,17 @@ def test_short_training_beats_chance(trained):
 @pytest.fixture(scope='module')
 def val_halves(trained):
     "The first 2,000 val images (all 200 classes) split into two halves, as PIL images."
-    from superres.data import find_tiny_imagenet
-    from superres.files import list_images
     imgs = [Image.open(f).convert('RGB') for f in list_images(find_tiny_imagenet(real_data())/'val'/'images')[:2000]]
     return imgs[0::2], imgs[1::2]
 
 def fid_kid(a, b, model, **kwargs):
-    from superres.metrics import feature_distances
     r = feature_distances(a, b, model, n_subsets=20, subset_size=500, **kwargs)
     return r['fid'], r['kid']
 
 def tensors(imgs):
-    from superres.data import image_to_tensor
     return torch.stack([image_to_tensor(i)[0] for i in imgs])
 
 def test_fid_small_for_real_data_and_monotonic_in_degradation(trained, val_halves):
-    from superres.inference import load_classifier
     clf = load_classifier(trained[0])
     a, b = val_halves
     real_fid, real_kid = fid_kid(a, b, clf)
@@ -55,8 +60,6 @@ def test_fid_small_for_real_data_and_monotonic_in_degradation(trained, val_halve
     assert abs(real_kid) < 0.1 * blur[1][1]
 
 def test_perfect_reconstruction_scores_like_real_data(trained, val_halves):
-    from superres.models import restorer
-    from superres.inference import load_classifier
     clf = load_classifier(trained[0])
     a, b = val_halves
     identity = restorer(classifier_model=clf).eval()  # a UNet that starts as the identity: a perfect reconstruction
@@ -67,9 +70,7 @@ def test_perfect_reconstruction_scores_like_real_data(trained, val_halves):
     assert perfect == pytest.approx(real, rel=0.01) and bicubic > 5 * perfect
 
 def test_lecture_bug_is_refused_and_would_have_flattered(trained, val_halves):
-    "Images in [-0.5, 0.5] (the lecture's bug) are refused; forced through, they make blurry images look closer to real."
-    from superres.inference import load_classifier
-    from superres.models import ContractError
+    "Images in [-0.5, 0.5] (the lecture's bug) are refused; forced through, blurry images would look closer to real."
     clf = load_classifier(trained[0])
     a, b = val_halves
     ta, tb = tensors(a), tensors([i.filter(ImageFilter.GaussianBlur(2)) for i in b])
@@ -79,20 +80,21 @@ def test_lecture_bug_is_refused_and_would_have_flattered(trained, val_halves):
     shifted = fid_kid(ta - 0.5, tb - 0.5, clf, check=False)[0]
     norm = clf[0]  # the lecture's exact mistake: the network sees x - 0.5 instead of its own normalisation
     bypassed = lambda x: (x - 0.5) * norm.std + norm.mean
-    with pytest.raises(ContractError, match='look rescaled or normalised already'): fid_kid(bypassed(ta), bypassed(tb), clf)
+    with pytest.raises(ContractError, match='look rescaled or normalised already'):
+        fid_kid(bypassed(ta), bypassed(tb), clf)
     flattering = fid_kid(bypassed(ta), bypassed(tb), clf, check=False)[0]
     assert shifted < honest and flattering < 0.6 * honest, (honest, shifted, flattering)
 
 def test_short_sr_training_learns(tmp_path):
     import pandas as pd
-    from superres.inference import evaluate_sr, load_restorer
-    from superres.learner import train_restorer
-    from superres.data import find_tiny_imagenet
     data = real_data()
+    # lr 5e-4: at the old 3e-3 the UNet leaves its identity start in the first epoch and ends 3 epochs 0.15 dB below
+    # bicubic (measured, old and new code alike); at 5e-4 it improves on bicubic from the first epoch
     train_restorer(tmp_path/'sr', data=data, loss='l1', classes=20, per_class=50, val_per_class=2, epochs=3, bs=32,
-                   lr=3e-3, size=48, erase=False, seed=0)
+                   lr=5e-4, size=48, erase=0, seed=0)
     hist = pd.read_csv(tmp_path/'sr'/'history.csv')
     assert hist.valid_loss.iloc[-1] < hist.valid_loss.iloc[0] and hist.psnr.iloc[-1] > hist.psnr.iloc[0]
     rows = evaluate_sr(find_tiny_imagenet(data)/'val'/'images', 2, load_restorer(tmp_path/'sr'), limit=100)['images']
     gain = sum(r['model_psnr'] - r['bicubic_psnr'] for r in rows) / len(rows)
-    assert gain > -0.5, f'after a short run the model is {gain:.2f} dB from bicubic (it starts equal to it)'
+    # measured on 2 CPU cores: +0.182 dB at seed 0 (+0.163 and +0.165 at seeds 1 and 2)
+    assert gain > 0.12, f'after a short run the model is {gain:+.2f} dB from bicubic (it starts equal to it)'

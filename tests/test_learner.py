@@ -1,13 +1,16 @@
-import json, subprocess, sys, time
-from pathlib import Path
-
+"""Learner factories: the classifier learner learns and has its defaults; the restoration learner freezes its encoder
+and exports light."""
 import pytest
 import torch
+from fastai.learner import load_learner
+from torch import nn
 
-from superres.data import classification_dls, decoded_dls
-from fastai.callback.core import Callback
-from superres.learner import (PRECISION_CBS, BF16Autocast, CudnnAutotune, ProgressiveResize, TimeBudget, WeightAverage, classifier_learner, cpu_supports_bf16,
-                              load_model, precision_callbacks, save_model, train_classifier)
+from superres.data import classification_dls, decoded_dls, sr_dls
+from superres.hub import load_restorer, save_model
+from superres.learner import classifier_learner, export_learner, restoration_learner
+from superres.losses import FeatureLoss
+from superres.models import classifier
+
 
 @pytest.fixture(scope='module')
 def dls(tiny_root):
@@ -45,84 +48,34 @@ def test_fastai_tta_on_the_decoded_pipeline(tiny_root):
     assert not torch.allclose(tta, plain)  # the augmented passes ran: split 0 switched the random transforms on
     assert dls.valid.dataset.split_idx == 1 and torch.equal(learn.get_preds()[0], plain)  # and back off
 
-def test_weight_average_is_validated_and_kept(tiny_root):
-    dls = decoded_dls(tiny_root, classes=3, bs=4, trivial_augment=False, erase=0)
-    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
-    avg = WeightAverage(0.5)
-    learn.fit(1, 1e-2, cbs=[avg])
-    final = learn.model.state_dict()
-    assert all(torch.equal(final[k], v) for k, v in avg.avg.module.state_dict().items())
-    assert not all(torch.equal(final[k], avg.trained[k]) for k in final)  # the average, not the last step's weights
-    assert learn.recorder.values[-1][1] == pytest.approx(learn.validate()[0])  # the logged epoch was scored on it too
-    with pytest.raises(ValueError, match='initial weights'): WeightAverage(1.)
-
-def test_precision_callbacks():
-    with pytest.raises(ValueError, match='CUDA'): precision_callbacks('fp16', device=torch.device('cpu'))
-    assert not any(isinstance(c, BF16Autocast) for c in precision_callbacks('fp32', device=torch.device('cpu')))
-    auto = precision_callbacks('auto', device=torch.device('cpu'))
-    assert any(isinstance(c, BF16Autocast) for c in auto) == cpu_supports_bf16()
-    assert not any(isinstance(c, CudnnAutotune) for c in auto)
-    tune = [c for c in precision_callbacks('auto', device=torch.device('cuda')) if isinstance(c, CudnnAutotune)]
-    assert len(tune) == 1 and not torch.backends.cudnn.benchmark
-    tune[0].before_fit(); assert torch.backends.cudnn.benchmark  # the GPU numbers in BENCHMARKS.md were measured so
-    tune[0].after_fit(); assert not torch.backends.cudnn.benchmark
-
 def test_bf16_fit_records_float_losses(dls):
     learn = classifier_learner(dls, preset='cpu_small', precision='bf16')
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
     assert all(torch.isfinite(torch.tensor(v[:2])).all() for v in learn.recorder.values)
 
-class Spy(Callback):
-    order = 57  # after TimeBudget and ProgressiveResize, like the model sees it
-    def before_fit(self): self.pcts, self.sizes = [], []
-    def before_batch(self):
-        if self.training: self.pcts.append(self.pct_train); self.sizes.append(self.x.shape[-1])
+def test_learner_freeze_freezes_exactly_the_encoder(tiny_root):
+    dls = sr_dls(tiny_root, classes=3, bs=4, num_workers=0)
+    clf = classifier('cpu_small', n_out=3)
+    learn = restoration_learner(dls, classifier_model=clf)
+    learn.freeze()
+    bn = lambda m: isinstance(m, nn.modules.batchnorm._BatchNorm)
+    enc_convs = [p for m in learn.model.encoder.modules() if not bn(m) for p in m.parameters(recurse=False)]
+    assert enc_convs and not any(p.requires_grad for p in enc_convs)
+    enc = {id(p) for p in learn.model.encoder.parameters()}
+    assert all(p.requires_grad for p in learn.model.parameters() if id(p) not in enc)
+    learn.unfreeze()
+    assert all(p.requires_grad for p in learn.model.parameters())
 
-def test_time_budget_fills_the_time_and_schedules_by_it(dls):
-    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
-    spy = Spy()
-    t0 = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1000, 1e-3, cbs=[TimeBudget(4), spy])
-    took = time.perf_counter() - t0
-    assert 2.5 < took < 5 and 1 < len(learn.recorder.values) < 1000  # ends on a whole epoch within the budget
-    assert spy.pcts == sorted(spy.pcts) and spy.pcts[-1] > 0.8
-    lrs = learn.recorder.lrs
-    assert max(lrs) > 10 * lrs[-1]  # one-cycle ran to its end, not cut off at the top
-
-def test_progressive_resize_grows_to_full_size(dls):
-    learn = classifier_learner(dls, preset='cpu_small', precision='fp32')
-    spy = Spy()
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(4, 1e-3, cbs=[ProgressiveResize(start=32, full_at=0.5), spy])
-    assert spy.sizes[0] == 32 and spy.sizes[-1] == 64 and spy.sizes == sorted(spy.sizes)
-
-def test_save_load_model_weights_only(dls, tmp_path):
-    learn = classifier_learner(dls, preset='cpu_small')
-    f = save_model(learn.model, tmp_path/'m.pth')
-    assert set(torch.load(f, weights_only=True)) == {'config', 'state_dict'}
-    x = torch.rand(2, 3, 64, 64)
-    assert torch.equal(learn.model.eval()(x), load_model(f)(x))
-
-def test_train_export_and_fresh_process_load(tiny_root, tmp_path):
-    out = tmp_path/'run'
-    learn = train_classifier(out, data=tiny_root, preset='cpu_small', classes=3, epochs=2, bs=4, seed=0, wd=0.05, tta=True)
-    assert all(h['wd'] == 0.05 for h in learn.opt.hypers)
-    for name in ('model.pth', 'export.pkl', 'history.csv', 'history.png', 'metrics.json'): assert (out/name).is_file()
-    rows = (out/'history.csv').read_text().splitlines()
-    assert rows[0].startswith('epoch,train_loss,valid_loss,accuracy') and len(rows) == 3
-    metrics = json.loads((out/'metrics.json').read_text())
-    assert metrics['epochs'] == 2 and 0 <= metrics['tta_accuracy'] <= 1
-    assert not list(out.glob('.*'))  # no temporary files left behind
-    files = learn.dls.tin.val_files()
-    dl = learn.dls.test_dl(files)
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, PRECISION_CBS)])  # exports predict in fp32
-    here = learn.get_preds(dl=dl)[0]
-    cuda = learn.dls.device.type == 'cuda'  # then both predict on the GPU, with the same kernels up to cudnn's choice
-    code = (f'import torch; from fastai.learner import load_learner; l = load_learner({str(out/"export.pkl")!r}, cpu={not cuda}); '
-            f'p = l.get_preds(dl=l.dls.test_dl({[str(f) for f in files]!r}))[0]; torch.save(p, {str(tmp_path/"p.pt")!r})')
-    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
-    there = torch.load(tmp_path/'p.pt')
-    if cuda: torch.testing.assert_close(here, there, rtol=1e-2, atol=2e-3)  # cuDNN may pick other (TF32) kernels there
-    else:
-        assert torch.equal(here.argmax(1), there.argmax(1))
-        torch.testing.assert_close(here, there, rtol=1e-5, atol=1e-6)
+def test_perceptual_learner_exports_light_and_loads(tiny_root, tmp_path):
+    dls = sr_dls(tiny_root, classes=3, bs=4, num_workers=0)
+    clf = classifier('cpu_small', n_out=3)
+    learn = restoration_learner(dls, loss='perceptual', classifier_model=clf, feature_layers=(3,), precision='fp32')
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+    export_learner(learn, tmp_path/'e.pkl')
+    assert isinstance(learn.loss_func, FeatureLoss)
+    loaded = load_learner(tmp_path/'e.pkl')
+    assert not isinstance(loaded.loss_func, FeatureLoss)
+    x, model = torch.rand(1, 3, 64, 64), learn.model.cpu().eval()  # compared on the CPU, where load_learner puts models
+    assert torch.allclose(loaded.model.eval()(x), model(x), atol=1e-5)
+    save_model(model, tmp_path/'m.pth')
+    assert torch.allclose(load_restorer(tmp_path/'m.pth', device='cpu')(x), model(x), atol=1e-5)

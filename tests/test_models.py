@@ -1,10 +1,22 @@
-import pytest
+"""Networks: classifier presets and configs, restoration nets that start as the identity, encoders copied from a
+classifier."""
 import fastai.callback.hook  # noqa: F401 (patches Learner.summary)
+import pytest
 import torch
 from torch import nn
 
-from superres.models import (PRESETS, GeneralRelu, Normalizer, ResBlock, classifier, classifier_config,
-                             classifier_from_config, res_blocks)
+from superres.errors import UsageError
+from superres.learner import unet_splitter
+from superres.models import (
+    PRESETS,
+    ResBlock,
+    classifier,
+    classifier_config,
+    classifier_from_config,
+    model_kind,
+    restorer,
+)
+
 
 @pytest.mark.parametrize('preset', list(PRESETS))
 def test_every_preset_shapes(preset):
@@ -19,29 +31,6 @@ def test_preset_sizes_follow_reference():
     assert isinstance(classifier('step2')[1], ResBlock) and not isinstance(classifier('step1')[1], ResBlock)
     assert isinstance(classifier('step3')[-1][1], nn.BatchNorm2d)  # pre-activation: act + BN before pooling
 
-def test_res_blocks_downsample_in_last_block():
-    blocks = res_blocks(3, 8, 16, stride=2)
-    x = torch.rand(1, 8, 16, 16)
-    shapes = []
-    for b in blocks: x = b(x); shapes.append(tuple(x.shape[-2:]))
-    assert shapes == [(16, 16), (16, 16), (8, 8)]
-
-def test_preact_block_has_no_final_activation():
-    assert isinstance(ResBlock(8, 8, preact=True).act, nn.Identity)
-    assert isinstance(ResBlock(8, 8).act, GeneralRelu)
-    first = ResBlock(8, 16, preact=True).convs[0]
-    assert isinstance(first[0], nn.BatchNorm2d) and isinstance(first[-1], nn.Conv2d)
-
-def test_general_relu():
-    x = torch.tensor([-1., 0., 2.])
-    assert torch.allclose(GeneralRelu(0.1, 0.4, maxv=1.)(x), torch.tensor([-0.5, -0.4, 1.0]))
-
-def test_normalizer_contract():
-    n = Normalizer((0.1, 0.2, 0.3), (0.5, 0.5, 0.5))
-    x = torch.rand(2, 3, 4, 4)
-    assert torch.allclose(n.decode(n(x)), x, atol=1e-6)
-    assert set(dict(n.named_buffers())) == {'mean', 'std'}
-
 def test_config_roundtrip_and_errors():
     m = classifier('cpu_small', n_out=7, mean=(0.1, 0.2, 0.3))
     m2 = classifier_from_config(m.config)
@@ -49,15 +38,42 @@ def test_config_roundtrip_and_errors():
     x = torch.rand(2, 3, 64, 64)
     assert torch.equal(m.eval()(x), m2.eval()(x))
     assert m[0].mean.flatten().tolist() == pytest.approx([0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match='unknown preset'): classifier_config('nope')
-    with pytest.raises(ValueError, match='nbks'): classifier_config('cpu', nbks=(1, 1))
+    with pytest.raises(UsageError, match='unknown classifier preset'): classifier_config('nope')
+    with pytest.raises(UsageError, match='nbks'): classifier_config('cpu', nbks=(1, 1))
+
+def test_new_configs_name_their_kind():
+    clf, sr = classifier('cpu_small', n_out=3), restorer()
+    assert clf.config['kind'] == 'classifier' and sr.config['kind'] == 'restorer'
+    assert restorer('sr_resnet').config['kind'] == restorer(classifier_model=clf).config['kind'] == 'restorer'
+    assert model_kind(clf.config) == 'classifier' and model_kind(sr.config) == 'restorer'
 
 def test_summary_works():
-    from fastai.learner import Learner
     from fastai.data.core import DataLoaders
-    from fastai.vision.core import TensorImage
+    from fastai.learner import Learner
     from fastai.torch_core import TensorCategory
+    from fastai.vision.core import TensorImage
     ds = [(TensorImage(torch.rand(3, 64, 64)), TensorCategory(0))] * 4
     learn = Learner(DataLoaders.from_dsets(ds, ds, bs=2), classifier('step1', n_out=2), loss_func=nn.CrossEntropyLoss())
     s = learn.summary()
     assert 'Total params' in s and 'Conv2d' in s
+
+@pytest.mark.parametrize('arch', ['tiny_unet', 'tiny_unet_cross'])
+def test_untrained_tiny_unet_is_identity_at_any_size(arch):
+    m = restorer(arch).eval()
+    for shape in ((2, 3, 64, 64), (1, 3, 37, 50), (1, 3, 9, 9)):
+        x = torch.rand(shape)
+        assert torch.allclose(m(x), x, atol=1e-6)
+
+def test_encoder_from_classifier_and_freeze_splits():
+    clf = classifier('cpu_small', n_out=10)
+    body = list(nn.Sequential(clf.stem, *clf.stages).parameters())  # what a restorer's encoder copies
+    for arch in ('tiny_unet', 'dynamic_unet'):
+        m = restorer(arch, classifier_model=clf)
+        enc = list(m.encoder.parameters())
+        # the whole stem and all stages, in order
+        assert len(enc) == len(body) and all(torch.equal(a, b) for a, b in zip(enc, body)), arch
+        assert m.encoder[0][0].weight is not clf[1][0].weight  # copied: the classifier stays intact
+        x = torch.rand(2, 3, 40, 56)
+        assert m.eval()(x).shape == x.shape
+        enc, rest = unet_splitter(m)
+        assert len(enc) + len(rest) == len(list(m.parameters())) and enc and rest

@@ -1,8 +1,8 @@
-"""The notebooks in nbs/ are documentation that runs: each executes top to bottom on the real data, on a small subset."""
+"""The notebooks in nbs/ are documentation that runs: each executes top to bottom on the real data, on a small
+subset."""
 from pathlib import Path
 
 import pytest
-
 from conftest import real_data
 
 NBS = sorted((Path(__file__).parents[1]/'nbs').glob('*.ipynb'))
@@ -10,7 +10,9 @@ NBS = sorted((Path(__file__).parents[1]/'nbs').glob('*.ipynb'))
 def test_the_documented_notebooks_are_all_there():
     assert [p.stem for p in NBS] == ['00_index', '01_data', '02_classifier', '03_superres', '04_evaluation', '05_tasks']
 
-@pytest.mark.parametrize('path', NBS, ids=lambda p: p.stem)
+@pytest.mark.real_data
+@pytest.mark.parametrize('path', [pytest.param(p, marks=[pytest.mark.slow] if p.stem != '00_index' else [])
+                                  for p in NBS], ids=lambda p: p.stem)  # 00_index: 7 s, the others 16-34 s
 def test_notebook_runs_and_shows_pictures(path, monkeypatch):
     nbformat = pytest.importorskip('nbformat')
     from nbclient import NotebookClient

@@ -1,0 +1,133 @@
+"""What several commands share, declared once: argument types, option groups, and `call`, which passes the parsed
+options to a library function by name and refuses one it does not take.
+"""
+import argparse
+import inspect
+import json
+
+__all__ = ['Parser', 'positive', 'probability', 'task_spec', 'task_help', 'META', 'call', 'emit_json', 'add_data',
+           'add_skip_bad', 'add_trust', 'add_precision', 'add_json', 'add_tiling', 'add_image_io', 'add_model',
+           'add_training', 'task_model']
+
+class Parser(argparse.ArgumentParser):
+    "Usage errors as one line that points at --help, instead of the whole usage text."
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+# Argument types: a bad value is a usage error while parsing, before any work starts.
+def positive(kind, zero=False):
+    def parse(s):
+        v = kind(s)
+        if v < 0 or (v == 0 and not zero):
+            raise argparse.ArgumentTypeError(f'must be {"zero or more" if zero else "positive"}, got {s}')
+        return v
+    return parse
+
+def probability(s):
+    v = float(s)
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f'must be a probability between 0 and 1, got {s}')
+    return v
+
+def task_spec(spec):
+    "A task spec parsed once, here at the edge: the library gets the Degradation object."
+    from ..degradations import parse_degradation
+    from ..errors import UsageError
+    try: return parse_degradation(spec)
+    except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
+def task_help(what):
+    from ..degradations import TASKS
+    return (f'{what}: {", ".join(TASKS)}; several joined by + (e.g. real+superres), parameters as '
+            'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see the README')
+
+META = {'func', 'command', 'subcommand'}  # parser bookkeeping, not options
+
+def call(fn, a, skip=(), **given):
+    "`fn` called with every parsed option it takes by name; an option it does not take is a bug in this file."
+    opts = {k: v for k, v in vars(a).items() if k not in META and k not in skip and k not in given}
+    unknown = set(opts) - set(inspect.signature(fn).parameters)
+    if unknown: raise TypeError(f'{fn.__name__} takes no {", ".join(sorted(unknown))}: the parser and library disagree')
+    return fn(**opts, **given)
+
+def emit_json(dest, obj):
+    "JSON to the file `dest`, or to standard output for `-`."
+    from ..files import atomic_write_text
+    if dest == '-': print(json.dumps(obj))
+    else: atomic_write_text(dest, json.dumps(obj, indent=1))
+
+# Options shared by several commands, each declared once.
+def add_data(p, subset=True):
+    p.add_argument('--data', help="Tiny ImageNet zip or folder (default: $SUPERRES_DATA, then fastai's data folder, "
+                   'then download)')
+    if subset:
+        p.add_argument('--classes', type=positive(int), help='use only the first N wnids (default: all 200)')
+        p.add_argument('--per-class', type=positive(int), help='use only the first M training images of each class '
+                       '(default: all)')
+
+def add_skip_bad(p):
+    p.add_argument('--skip-bad-images', dest='skip_bad', action='store_true', help='decode every image first and leave '
+                   'out unreadable ones with a warning (default: stop at the first, naming it)')
+
+def add_trust(p):
+    p.add_argument('--trust-pickle', action='store_true', help='allow loading a pickled learner (.pkl): it can run any '
+                   'code, so only for files you made yourself (default: weights-only model.pth files)')
+
+def add_precision(p, default='auto'):
+    from ..precision import PRECISIONS
+    p.add_argument('--precision', choices=PRECISIONS, default=default, help=f'numeric precision (default {default}); '
+                   'auto: bf16 where it is native (CPUs with AVX512-BF16/AMX, GPUs from Ampere on), '
+                   'fp16 on older GPUs, else fp32; fp16 needs a GPU')
+
+def add_json(p, what):
+    p.add_argument('--json', metavar='FILE', help=f'write {what} as JSON to FILE (-: to standard output instead of the '
+                   'table)')
+
+def add_tiling(p):
+    from ..tiling import GPU_TILE, OVERLAP, TILE
+    p.add_argument('--tile', type=positive(int), help='tile size in pixels of the image the model reads (for models '
+                   f'working at low resolution, the input); bounds memory (default {TILE} on a CPU, '
+                   f'{GPU_TILE} on a GPU)')
+    p.add_argument('--overlap', type=positive(int, zero=True), default=OVERLAP,
+                   help=f'tile overlap in the same pixels, blended (default {OVERLAP})')
+
+def add_image_io(p, out):
+    p.add_argument('inputs', nargs='+', help='image files or folders')
+    p.add_argument('-o', '--output', default=out, help=f'output folder (default ./{out}; file names are kept, inputs '
+                   'are never overwritten)')
+    p.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
+
+def add_model(p, what):
+    p.add_argument('--model', help=f'run folder written by {what}, or its model.pth / model.onnx / export.pkl')
+
+def add_training(p, bs, files):
+    "What both training commands take: run folder, schedule, batch, precision, seed, resume."
+    p.add_argument('--out', required=True, help=f'run folder: {files}, history.csv/png, metrics.json, checkpoint.pth')
+    p.add_argument('--epochs', type=positive(int), default=5, help='epochs of one-cycle training (default 5)')
+    p.add_argument('--budget', type=positive(float), help='seconds of training: the one-cycle schedule follows the '
+                   'clock and ends on time, instead of --epochs')
+    p.add_argument('--bs', type=positive(int), default=bs, help=f'batch size (default {bs})')
+    p.add_argument('--lr', type=positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
+    p.add_argument('--size', type=positive(int), default=64, help='image or crop size (default 64, the native size)')
+    p.add_argument('--erase', type=probability, default=0.25, help='probability of random erasing per training input '
+                   '(default 0.25; 0: off)')
+    p.add_argument('--no-erase', dest='erase', action='store_const', const=0., help='the same as --erase 0')
+    add_precision(p)
+    p.add_argument('--seed', type=int, help='random seed for a repeatable run')
+    p.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint in '
+                   '--out (saved after every epoch; same settings as the first run)')
+    add_data(p)
+    add_skip_bad(p)
+
+def task_model(model, task, trust_pickle=False):
+    "The model of `--model` (default: the shipped x2 superres model), checked against the task the user asked for."
+    from ..errors import UsageError
+    from ..hub import load_restorer
+    from ..inference import model_degradation
+    if model is None and task is not None and task.name != 'superres':
+        raise UsageError(f'superres ships a superres (x2) model only: train one with `superres train '
+                         f'--task {task.spec} --out RUN` and pass --model RUN')
+    loaded = load_restorer(model, trust_pickle)
+    trained = model_degradation(loaded)
+    if task is not None and task.name != trained.name:
+        raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a model trained '
+                         f'with --task {task.name}')
+    return loaded

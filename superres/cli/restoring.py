@@ -1,0 +1,116 @@
+"""The commands on users' own images: `upscale`, `restore`, `degrade`, `export` and the web `app`."""
+import sys
+from pathlib import Path
+
+from .options import (
+    add_image_io,
+    add_model,
+    add_precision,
+    add_tiling,
+    add_trust,
+    call,
+    positive,
+    task_help,
+    task_model,
+    task_spec,
+)
+
+__all__ = ['add_upscale_args', 'cmd_upscale', 'add_restore_args', 'cmd_restore', 'add_degrade_args', 'cmd_degrade',
+           'add_export_args', 'cmd_export', 'add_app_args', 'cmd_app']
+
+def _report(rows):
+    "Print one line per image; exit status 1 with a count when some failed."
+    for src, dest, notes in rows:
+        if dest is None: print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
+        else: print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
+    failed = [src for src, dest, _ in rows if dest is None]
+    if failed:
+        print(f'superres: {len(failed)} of {len(rows)} images failed (listed above); the others were written',
+              file=sys.stderr)
+        return 1
+
+def _restore_files(a, task, **inputs):
+    from ..folders import restore_files
+    from ..precision import inference_precision
+    model = task_model(a.model, task, a.trust_pickle)
+    with inference_precision(a.precision):
+        return _report(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile, overlap=a.overlap,
+                                     **inputs))
+
+def add_upscale_args(p):
+    add_image_io(p, 'upscaled')
+    add_model(p, 'superres train (default: the x2 model shipped with superres)')
+    p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own)")
+    add_tiling(p)
+    add_precision(p)
+    add_trust(p)
+
+def cmd_upscale(a): return _restore_files(a, task_spec('superres'), scale=a.scale)
+
+def add_restore_args(p):
+    from ..fills import SIDES
+    add_image_io(p, 'restored')
+    expected = 'the task expected of --model (checked; default: whatever the model was trained for)'
+    p.add_argument('--task', type=task_spec, help=task_help(expected))
+    add_model(p, 'superres train --task ... (default: the shipped x2 superres model)')
+    p.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG '
+                   'masks (as `superres degrade` writes); only a fill=gray model takes images with gray holes and '
+                   'no mask')
+    p.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
+    p.add_argument('--amount', type=positive(float), help='outpaint: how much to extend, as a fraction of the size '
+                   '(default 0.25)')
+    add_tiling(p)
+    add_precision(p)
+    add_trust(p)
+
+def cmd_restore(a):
+    inputs = {k: v for k, v in dict(side=a.side, amount=a.amount).items() if v is not None}
+    return _restore_files(a, a.task, mask=a.mask, **inputs)
+
+def add_degrade_args(p):
+    add_image_io(p, 'degraded')
+    p.add_argument('--task', type=task_spec, required=True,
+                   help=task_help('restoration task') + '. Superres tasks write the low-resolution image')
+    p.add_argument('--masks', help='folder for the masks of removed pixels, inpaint/outpaint (default: OUTPUT-masks)')
+    p.add_argument('--seed', type=int, default=0, help='image i is degraded with seed + i (default 0)')
+
+def cmd_degrade(a):
+    from ..folders import degrade_files
+    masks = a.masks or f'{Path(a.output)}-masks'
+    rows = degrade_files(a.task, a.inputs, a.output, seed=a.seed, overwrite=a.overwrite, mask_dir=masks)
+    if Path(masks).is_dir(): print(f'masks of the removed pixels: {masks}/')
+    return _report(rows)
+
+def add_export_args(p):
+    p.add_argument('model', nargs='?', help='run folder or model.pth of a classifier or restoration model (default: '
+                   'the shipped x2 model)')
+    p.add_argument('--onnx', required=True, help='the .onnx file to write (its config rides in the metadata)')
+    add_trust(p)
+
+def cmd_export(a):
+    from torch import nn
+
+    from ..errors import UsageError
+    from ..export import export_onnx
+    from ..hub import bundled_model_file, load_any
+    model = load_any(a.model if a.model is not None else bundled_model_file(2), a.trust_pickle)
+    if not isinstance(model, nn.Module): raise UsageError(f'{a.model} is already an ONNX model; '
+                                                          'pass a model.pth or a run folder')
+    print(f'wrote {export_onnx(model, a.onnx)} (ONNX, any height and width; `--model` of upscale/restore takes it)')
+
+def add_app_args(p):
+    p.add_argument('--model', dest='model_paths', action='append', help='run folder or model.pth; repeat for several '
+                   'tasks (default: the shipped x2 superres model)')
+    p.add_argument('--port', type=positive(int), default=7860, help='port on localhost (default 7860)')
+    p.add_argument('--max-pixels', type=positive(int), default=4_000_000, help='largest input accepted, in pixels '
+                   '(default 4000000)')
+    p.add_argument('--max-upload-mb', type=positive(float), default=50., help='largest upload accepted, in MiB '
+                   '(default 50): bigger files are refused before they are read')
+    add_trust(p)
+
+def cmd_app(a):
+    from ..errors import UsageError
+    try:
+        from ..app import launch
+    except ImportError: raise UsageError('the web app needs gradio: pip install "superres[app]"') from None
+    call(launch, a)

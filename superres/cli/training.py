@@ -1,0 +1,138 @@
+"""The commands that train and the data they read: `data`, `classify train|predict`, `train`."""
+import json
+from pathlib import Path
+
+from .options import (
+    add_data,
+    add_json,
+    add_training,
+    add_trust,
+    call,
+    emit_json,
+    positive,
+    probability,
+    task_help,
+    task_spec,
+)
+
+__all__ = ['add_data_args', 'cmd_data', 'add_classify_train_args', 'cmd_classify_train', 'add_classify_predict_args',
+           'cmd_classify_predict', 'add_train_args', 'cmd_train']
+
+def add_data_args(p):
+    p.add_argument('subcommand', choices=['check', 'stats', 'show'], help='check: validate the layout; stats: counts '
+                   'and normalisation stats; show: save a batch with class names as a PNG')
+    add_data(p)
+    p.add_argument('--sample', type=positive(int), default=2000, help='images sampled for stats (default 2000)')
+    p.add_argument('-o', '--output', default='batch.png', help='PNG written by show (default batch.png)')
+    p.add_argument('--n', type=positive(int), default=16, help='images shown by show (default 16)')
+
+def cmd_data(a):
+    from ..images import image_stats
+    from ..tinyimagenet import TinyImageNet, find_tiny_imagenet
+    root = find_tiny_imagenet(a.data)
+    if a.subcommand == 'check':
+        tin = TinyImageNet(root)
+        print(f'ok: {root} ({len(tin.wnids)} classes, {len(tin.val_labels)} val images)')
+    elif a.subcommand == 'stats':
+        tin = TinyImageNet(root, classes=a.classes, per_class=a.per_class)
+        mean, std = image_stats(tin.train_files(), n=a.sample)
+        print(json.dumps(dict(root=str(root), classes=len(tin.wnids), train_images=len(tin.train_files()),
+                              val_images=len(tin.val_labels), mean=mean, std=std, stats_sample=a.sample), indent=1))
+    else:
+        from ..plots import show_batch_png
+        print(show_batch_png(root, a.output, classes=a.classes, per_class=a.per_class, n=a.n))
+
+def _report_run(out, files):
+    "The run's final metrics, printed once (by rank 0 when data-parallel)."
+    from ..distributed import is_main_process
+    if not is_main_process(): return
+    print(json.dumps(json.loads((Path(out)/'metrics.json').read_text())))
+    print(f'wrote {out}/{files}')
+
+def add_classify_train_args(p):
+    from ..data import PIPELINES
+    from ..models import PRESETS
+    add_training(p, bs=128, files='model.pth, export.pkl')
+    p.add_argument('--preset', choices=list(PRESETS), default='cpu', help='model preset: step1-3 are the reference '
+                   'GPU models, cpu and cpu_small are sized for a CPU (default cpu)')
+    p.add_argument('--label-smoothing', type=probability, default=0.1,
+                   help='cross-entropy label smoothing (default 0.1)')
+    p.add_argument('--wd', type=positive(float, zero=True),
+                   help="AdamW's decoupled weight decay (default fastai's 0.01)")
+    p.add_argument('--pipeline', choices=PIPELINES, default='decoded', help='decoded (default): images decoded once '
+                   'into a memory-mapped cache, augmentations drawn per image on whole batches; datablock: fastai '
+                   'DataBlock, per-image PIL transforms in worker processes. Same images, same augmentations')
+    p.add_argument('--progressive', nargs='?', const=0.5, type=probability, metavar='FRACTION', help='progressive '
+                   'resizing: start at half size, reach full size at FRACTION of the schedule (default 0.5)')
+    p.add_argument('--no-augment', dest='augment', action='store_false', help='train without augmentation')
+    p.add_argument('--no-trivial-augment', dest='trivial_augment', action='store_false',
+                   help='keep pad+crop, flip and erasing, leave TrivialAugment out')
+    p.add_argument('--ema', type=probability, metavar='DECAY', help='validate and keep an exponential moving average '
+                   'of the weights with this decay per step (e.g. 0.99; default off: the last weights)')
+    p.add_argument('--tta', action='store_true', help="after training, also report val accuracy with fastai's "
+                   'test-time augmentation (tta_accuracy)')
+
+def cmd_classify_train(a):
+    from ..recipes import train_classifier
+    call(train_classifier, a)
+    _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png')
+
+def add_classify_predict_args(p):
+    p.add_argument('images', nargs='+', help='image files')
+    p.add_argument('--model', required=True,
+                   help='run folder written by classify train, or a model.pth/export.pkl file')
+    p.add_argument('--k', type=positive(int), default=5, help='classes shown per image (default 5)')
+    add_json(p, 'the top-k rows')
+    add_trust(p)
+
+def cmd_classify_predict(a):
+    from ..hub import load_classifier
+    from ..inference import predict_topk
+    rows = predict_topk(load_classifier(a.model, a.trust_pickle), a.images, k=a.k)
+    if a.json: emit_json(a.json, {str(f): [dict(name=n, wnid=w, prob=p) for n, w, p in r]
+                                   for f, r in zip(a.images, rows)})
+    if a.json == '-': return
+    for f, r in zip(a.images, rows):
+        print(f)
+        for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
+
+def add_train_args(p):
+    from ..degradations import FILTERS
+    from ..losses import LOSSES
+    from ..models import ARCHS, UNET_PRESETS
+    from ..recipes import PAIRED_PIPELINES
+    add_training(p, bs=64, files='model.pth, export.pkl, results.png')
+    p.add_argument('--task', type=task_spec, default='superres',
+                   help=task_help('restoration task') + ' (default superres)')
+    p.add_argument('--arch', choices=list(ARCHS), default='tiny_unet', help='tiny_unet: added skips, starts as '
+                   'identity; _cross: convs on the skips; dynamic_unet: fastai DynamicUnet; sr_resnet: EDSR-style, '
+                   'works on the low-resolution image')
+    p.add_argument('--loss', choices=list(LOSSES), default='mse', help='pixel loss, or perceptual: MSE + classifier '
+                   'features (needs --classifier)')
+    p.add_argument('--classifier',
+                   help='classifier run folder or model file: pretrained encoder and perceptual features')
+    p.add_argument('--no-pretrained', dest='pretrained', action='store_false',
+                   help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
+    p.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: '
+                   'the deepest with 8x8 features)')
+    p.add_argument('--preset', choices=list(UNET_PRESETS), default='cpu', help='model size when not built from a '
+                   'classifier (sr_resnet: cpu 8 blocks of 64, reference 16 blocks of 64 as EDSR-baseline)')
+    p.add_argument('--val-per-class', type=positive(int), help='Tiny ImageNet: validate on the first N val images of '
+                   'each class (default all 50)')
+    p.add_argument('--scale', type=positive(int), choices=[2, 3, 4],
+                   help='superres task: upscaling factor (default 2)')
+    p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=1,
+                   help='epochs with the pretrained encoder frozen, before --epochs (default 1)')
+    p.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
+    p.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic)')
+    p.add_argument('--pipeline', choices=PAIRED_PIPELINES, default='auto', help='decoded: Tiny ImageNet decoded once '
+                   'into a memory-mapped cache, crop/flip/degradation/erasing per image on whole batches (on the GPU '
+                   'there); datablock: fastai DataBlock, per-image PIL in worker processes, any folder and task; auto '
+                   '(default): decoded where it serves (Tiny ImageNet, --size 64, superres with '
+                   'nearest/bilinear/bicubic)')
+    add_trust(p)
+
+def cmd_train(a):
+    from ..recipes import train_restorer
+    call(train_restorer, a)
+    _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')

@@ -1,0 +1,95 @@
+"""Evaluation: one loop scores a model and the classic baselines on clean images, by the SR protocol or a task's own."""
+import random
+
+from fastprogress.fastprogress import progress_bar
+from PIL import Image, ImageOps
+
+from .degradations import FILTERS, parse_degradation
+from .errors import UsageError
+from .files import list_images
+from .images import image_to_tensor
+from .inference import upscale_image
+from .metrics import colorfulness, psnr, psnr_y, ssim, ssim_y
+from .precision import inference_precision
+from .tiling import refine
+
+__all__ = ['evaluate', 'evaluate_sr', 'evaluate_task']
+
+def _as8bit(t):
+    "A [0,1] tensor as an 8-bit file would hold it: the standard protocol scores saved outputs."
+    return t.clamp(0, 1).mul(255).round().div(255)
+
+class _SRProtocol:
+    "Standard SR protocol: HR cropped to a multiple of `scale`, PIL bicubic LR, Y-channel PSNR/SSIM, `scale` shaved."
+    def __init__(self, scale, baselines):
+        self.scale, self.baselines = scale, list(baselines)
+    def case(self, target, i, model, tile):
+        "(target, {method: output}) for one clean image."
+        s = self.scale
+        hr = target.crop((0, 0, target.width - target.width % s, target.height - target.height % s))
+        lr = hr.resize((hr.width // s, hr.height // s), Image.BICUBIC)
+        outs = {b: lr.resize(hr.size, FILTERS[b]) for b in self.baselines}
+        if model is not None: outs['model'] = upscale_image(model, lr, s, tile=tile)[0]
+        return image_to_tensor(hr)[0], {n: image_to_tensor(o)[0] for n, o in outs.items()}
+    def score(self, out, targ):
+        return dict(psnr=psnr_y(out[None], targ[None], shave=self.scale),
+                    ssim=ssim_y(out[None], targ[None], shave=self.scale))
+    def report(self): return dict(scale=self.scale)
+
+class _TaskProtocol:
+    "A restoration task: image i degraded with `seed + i`, RGB PSNR/SSIM (and colourfulness for colorize)."
+    def __init__(self, deg, seed):
+        if deg.scale > 1: raise UsageError(f'{deg.spec} upscales: evaluate it by the SR protocol (the superres task)')
+        self.deg, self.seed, self.classic = deg, seed, deg.baselines()
+        self.baselines = ['input'] + list(self.classic)
+    def case(self, target, i, model, tile):
+        degraded, mask = self.deg.degrade(target, random.Random(self.seed + i))
+        outs = {'input': degraded, **{n: b(degraded, mask) for n, b in self.classic.items()}}
+        outs = {n: image_to_tensor(o)[0] for n, o in outs.items()}
+        if model is not None: outs['model'] = _as8bit(refine(model, outs['input'], tile))
+        return image_to_tensor(target)[0], outs
+    def score(self, out, targ):
+        row = dict(psnr=float(psnr(out[None], targ[None])), ssim=float(ssim(out[None], targ[None])))
+        if self.deg.name == 'colorize': row['colorfulness'] = float(colorfulness(out[None])[0])
+        return row
+    def report(self): return dict(task=self.deg.spec, seed=self.seed)
+
+def _load(f):
+    with Image.open(f) as im: return ImageOps.exif_transpose(im).convert('RGB')
+
+def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, baselines=('bicubic',), classifier=None,
+             tile=None, precision='fp32', progress=True):
+    "Score `model` (None: the baselines only) and the baselines on clean `images`: per image, means, FID/KID if asked."
+    deg = parse_degradation(task)
+    protocol = _SRProtocol(scale, baselines) if deg.scale > 1 else _TaskProtocol(deg, seed)
+    files = list_images(images)[:limit]
+    if not files: raise UsageError(f'no images in {images}')
+    names = protocol.baselines + (['model'] if model is not None else [])
+    rows, kept = [], {n: [] for n in ['target'] + names}
+    for i, f in enumerate(progress_bar(files, display=progress and len(files) > 1, leave=False)):
+        with inference_precision(precision): targ, outs = protocol.case(_load(f), i, model, tile)
+        row = dict(image=f.name)
+        for name, out in outs.items(): row.update({f'{name}_{k}': v for k, v in protocol.score(out, targ).items()})
+        if deg.name == 'colorize': row['target_colorfulness'] = float(colorfulness(targ[None])[0])
+        rows.append(row)
+        if classifier is not None:  # kept as 8-bit, exactly what a saved output file would hold
+            for name, t in dict(outs, target=targ).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
+    report = dict(protocol.report(), images_dir=str(images), methods=names, mean=mean, images=rows)
+    if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
+    return report
+
+def evaluate_sr(hr_dir, scale=2, model=None, **kwargs):
+    "The standard SR protocol (bicubic LR, Y-channel PSNR/SSIM, `scale` pixels shaved); FID/KID with a `classifier`."
+    return evaluate(hr_dir, 'superres', model, scale, **kwargs)
+
+def evaluate_task(images, task, model=None, **kwargs):
+    "Degrade each image repeatably (image i with `seed + i`), restore it by the model and the classic baselines."
+    return evaluate(images, task, model, **kwargs)
+
+def _set_distances(classifier, kept, names):
+    "FID/KID of each method's outputs against the targets, on 64x64 patches at native resolution."
+    from .fid import ClassifierFeatures, distances
+    feats = ClassifierFeatures(classifier, patches=True)
+    targ = feats(kept['target'])
+    return {name: distances(feats(kept[name]), targ) for name in names}

@@ -1,0 +1,91 @@
+"""Images in and out: reading as RGB, modes and alpha, [0,1] tensors, and saving like the source file."""
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import DataError
+from .files import atomic_path
+
+__all__ = ['load_rgb', 'image_peak', 'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array',
+           'tensor_to_image', 'with_alpha', 'pil_bicubic', 'save_like']
+
+def load_rgb(path):
+    "Open an image as RGB (2% of Tiny ImageNet is grayscale); a file that cannot be decoded is named in the error."
+    try:
+        with Image.open(path) as im: return im.convert('RGB')
+    except (OSError, Image.DecompressionBombError) as e:
+        raise DataError(f'{path}: unreadable image ({e}); replace or delete it, or pass `skip_bad` to leave '
+                        'unreadable files out') from e
+
+def image_peak(img):
+    "The maximum pixel value of a PIL image's mode: 65535 for 16-bit ones, else 255."
+    return 65535. if img.mode.startswith('I') else 255.
+
+def image_to_tensor(img):
+    "A PIL image (RGB, L or 16-bit) as a float CHW tensor in [0,1] and the maximum value of its mode."
+    a = np.asarray(img)
+    peak = 65535. if a.dtype == np.uint16 else image_peak(img)
+    t = torch.from_numpy(a.astype(np.float32)).div_(peak)  # in place: one float copy of a large image, not two
+    return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
+
+def image_stats(files, n=2000, seed=0):
+    "Per-channel mean and std of a sample of `files` in [0,1], so normalisation comes from the data itself."
+    files = list(files)
+    sample = random.Random(seed).sample(files, min(n, len(files)))
+    s, s2, count = np.zeros(3), np.zeros(3), 0
+    for f in sample:
+        a = np.asarray(load_rgb(f), dtype=np.float64).reshape(-1, 3) / 255.
+        s += a.sum(0); s2 += (a**2).sum(0); count += len(a)
+    mean = s / count
+    return mean.tolist(), np.sqrt(s2/count - mean**2).tolist()
+
+def split_alpha(img):
+    "The colour part of an upright PIL image in a mode the models take (RGB, L or 16-bit), and its alpha or None."
+    alpha = None
+    if img.mode == 'P': img = img.convert('RGBA' if 'transparency' in img.info else 'RGB')
+    if img.mode in ('RGBA', 'LA', 'PA'):
+        alpha, img = img.getchannel('A'), img.convert('RGB' if img.mode == 'RGBA' else 'L')
+    if img.mode in ('CMYK', 'YCbCr', 'HSV', 'LAB', '1'): img = img.convert('RGB' if img.mode != '1' else 'L')
+    if img.mode == 'F': img = Image.fromarray((np.clip(np.asarray(img), 0, 1) * 65535).astype(np.uint16))
+    return img, alpha
+
+def output_mode(img):
+    "The mode a result is written in for an input of `img`'s mode: RGB, 16-bit gray or 8-bit gray."
+    return 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
+
+def tensor_to_array(t, mode, peak=255.):
+    "A [0,1] CHW tensor as the pixel array of `mode` (gray modes from the mean of the channels)."
+    if mode == 'RGB': return t.clamp(0, 1).mul_(255).add_(0.5).permute(1, 2, 0).numpy().astype(np.uint8)
+    wide = peak > 255
+    return t.mean(0).clamp_(0, 1).mul_(peak if wide else 255).add_(0.5).numpy().astype(np.uint16 if wide else np.uint8)
+
+def tensor_to_image(t, mode='RGB', peak=255.):
+    "A [0,1] CHW tensor as a PIL image of `mode`."
+    return Image.fromarray(tensor_to_array(t, mode, peak))
+
+def with_alpha(out, alpha):
+    "`out` with the alpha channel `alpha` put back (None: unchanged)."
+    if alpha is None: return out
+    out = out.convert('RGBA' if out.mode == 'RGB' else 'LA')
+    out.putalpha(alpha)
+    return out
+
+def pil_bicubic(x, size):
+    "PIL's bicubic resize (antialiased when shrinking) of a float CHW tensor, channel by channel without rounding."
+    return torch.stack([torch.from_numpy(np.array(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC)))
+                        for c in x])
+
+def save_like(out, src_info, dest):
+    "Save `out` atomically, carrying the source's ICC profile and EXIF (orientation already applied)."
+    kw = {k: src_info[k] for k in ('icc_profile',) if src_info.get(k)}
+    exif = src_info.get('exif')
+    if exif: kw['exif'] = exif
+    fmt = Image.registered_extensions().get(Path(dest).suffix.lower(), 'PNG')
+    if fmt == 'JPEG':
+        if out.mode not in ('RGB', 'L'): out = out.convert('RGB')
+        kw['quality'] = 95
+    with atomic_path(dest) as tmp: out.save(tmp, format=fmt, **kw)
+    return Path(dest)

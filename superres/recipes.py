@@ -1,0 +1,141 @@
+"""Recipes: one skeleton (run folder, resume, frozen then unfrozen phases, logs, exports) to train both model kinds."""
+import json
+import time
+from pathlib import Path
+
+import torch
+from fastai.metrics import accuracy
+from fastai.torch_core import set_seed
+from fastcore.foundation import L
+
+from .callbacks import CHECKPOINT, Checkpoint, CSVHistory, ProgressiveResize, Throughput, TimeBudget, WeightAverage
+from .data import PIPELINES, classification_dls, decoded_dls, decoded_paired_dls, decoded_pairs_unsupported, paired_dls
+from .degradations import task_degradation
+from .distributed import data_parallel, is_main_process, main_process_first
+from .errors import UsageError
+from .files import atomic_write_text
+from .hub import load_classifier, save_model
+from .learner import classifier_learner, export_learner, restoration_learner
+from .models import ARCHS
+from .plots import plot_history, show_results_png
+
+__all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fit_phase', 'train_classifier', 'train_restorer']
+
+PAIRED_PIPELINES = ('auto',) + PIPELINES  # auto: decoded where it serves the data and task
+MAX_EPOCHS = 1000  # a time budget's schedule follows the clock: it stops long before this
+
+def load_checkpoint(out, budget=None):
+    "The checkpoint of an interrupted run in `out`, checked to be resumable."
+    f = Path(out)/CHECKPOINT
+    if budget: raise UsageError('`resume` continues `epochs` runs: '
+                                'a `budget` schedule follows the clock and cannot resume')
+    if not f.is_file(): raise UsageError(f'{f} does not exist: nothing to resume (run without `resume`)')
+    return torch.load(f, weights_only=True)
+
+def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None):
+    "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
+    checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
+    checkpoint.phase, learn.resume_epoch = phase, 0
+    if ckpt is not None and ckpt['phase'] > phase: return  # finished before the interruption
+    if ckpt is not None and ckpt['phase'] == phase:
+        if ckpt['epoch'] >= n_epoch:
+            raise UsageError(f'the checkpoint in {checkpoint.out} is of a finished run: nothing to resume')
+        learn.model.load_state_dict(ckpt['model'])
+        learn.create_opt()
+        learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
+        learn.resume_epoch = ckpt['epoch']
+    with data_parallel(learn): learn.fit_one_cycle(n_epoch, lr, cbs=cbs, start_epoch=learn.resume_epoch)
+
+def _history_rows(out, ckpt, done_before=0):
+    "The CSV rows of the epochs a checkpoint had completed, so a resumed run's history is whole."
+    f = Path(out)/'history.csv'
+    if ckpt is None or not f.is_file(): return []
+    return [r.split(',') for r in f.read_text().splitlines()[1:]][:done_before + ckpt['epoch']]
+
+def _start(out, seed, resume, budget):
+    "Seed everything, find the checkpoint to resume from (if `resume`), make the run folder."
+    if seed is not None: set_seed(seed)
+    out = Path(out)
+    ckpt = load_checkpoint(out, budget) if resume else None
+    out.mkdir(parents=True, exist_ok=True)
+    return out, ckpt
+
+def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=()):
+    "The skeleton: `frozen` epochs with the encoder frozen, then `epochs` (or `budget` seconds in all) with `cbs`."
+    done_before = frozen if ckpt and ckpt['phase'] == 1 else 0
+    meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt, done_before))
+    checkpoint = Checkpoint(out, steps=ckpt['steps'] if ckpt else 0)
+    logs, start = [history, checkpoint, meter], time.perf_counter()
+    if frozen:
+        learn.freeze()
+        fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt)
+        learn.unfreeze()
+    clock = [TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else []
+    fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=1, ckpt=ckpt)
+    return dict(epochs=len(history.rows), steps=checkpoint.steps, meter=meter, history=history)
+
+def _finish_run(learn, out, meter, history, **extra):
+    "Everything a run folder holds: plot, weights-only model, exported learner, final metrics."
+    plot_history(history, out/'history.png')
+    save_model(learn.model, out/'model.pth')
+    export_learner(learn, out/'export.pkl')
+    metrics = dict(zip(history.names[1:-1], map(float, history.rows[-1][1:])), train_imgs_per_s=meter.imgs_per_s,
+                   **extra)
+    atomic_write_text(out/'metrics.json', json.dumps(metrics, indent=1))
+    return metrics
+
+def _choice(name, value, choices):
+    if value not in choices: raise UsageError(f'`{name}` must be one of {", ".join(choices)}, not {value!r}')
+    return value
+
+def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128, lr=3e-3,
+                     wd=None, size=64, label_smoothing=0.1, precision='auto', augment=True, trivial_augment=True,
+                     erase=0.25, pipeline='decoded', progressive=None, num_workers=None, seed=None, model_kwargs=None,
+                     resume=False, skip_bad=False, tta=False, ema=None):
+    "The classification recipe: data, learner, one-cycle (over `budget` seconds if given), logs, plot and exports."
+    out, ckpt = _start(out, seed, resume, budget)
+    subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment,
+                  trivial_augment=trivial_augment, erase=erase, skip_bad=skip_bad)
+    with main_process_first():  # rank 0 extracts and caches, the others reuse it
+        if _choice('pipeline', pipeline, PIPELINES) == 'datablock':
+            dls = classification_dls(data, num_workers=num_workers, **subset)
+        else: dls = decoded_dls(data, **subset)
+    learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
+                               model_kwargs=model_kwargs, path=out, wd=wd)
+    learn.model.config['size'] = size
+    cbs = [WeightAverage(ema)] if ema else []
+    if progressive: cbs.append(ProgressiveResize(start=max(8, size//2),
+                                                 full_at=0.5 if progressive is True else progressive))
+    run = _fit(learn, out, ckpt, epochs, lr, budget, cbs=cbs)
+    if is_main_process():
+        extra = dict(tta_accuracy=float(accuracy(*learn.tta()))) if tta else {}
+        _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, **extra)
+    return learn
+
+def _paired_data(data, deg, pipeline, num_workers, **subset):
+    "Paired DataLoaders by `pipeline`: decoded where it serves (`auto`) or is asked for, else the DataBlock."
+    _choice('pipeline', pipeline, PAIRED_PIPELINES)
+    decoded = pipeline == 'decoded' or (pipeline == 'auto' and not decoded_pairs_unsupported(data, deg, subset['size']))
+    with main_process_first():
+        if decoded: return decoded_paired_dls(data, deg, **subset)
+        return paired_dls(data, deg, num_workers=num_workers, **subset)
+
+def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse', classifier=None, trust_pickle=False,
+                   pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None,
+                   bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=0.25,
+                   feature_layers=None, precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False,
+                   pipeline='auto'):
+    "The restoration recipe: paired data for `task`, UNet, loss; a pretrained encoder is frozen for `freeze_epochs`."
+    out, ckpt = _start(out, seed, resume, budget)
+    clf = load_classifier(classifier, trust_pickle) if classifier else None
+    deg = task_degradation(task, scale, down, up, lr_input=ARCHS[arch].takes_lr)
+    dls = _paired_data(data, deg, pipeline, num_workers, size=size, classes=classes, per_class=per_class,
+                       val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
+    learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
+                                feature_layers=feature_layers, precision=precision, path=out)
+    run = _fit(learn, out, ckpt, epochs, lr, budget, frozen=freeze_epochs if clf is not None and pretrained else 0)
+    if is_main_process():
+        show_results_png(learn, out/'results.png')
+        _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, arch=arch, loss=loss, task=deg.spec,
+                    scale=deg.scale)
+    return learn

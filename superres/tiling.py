@@ -1,0 +1,110 @@
+"""Running a restoration model over an image of any size: overlapping tiles blended with feathered edges, in strips."""
+import torch
+from PIL import Image
+
+from .errors import UsageError
+from .images import image_to_tensor, pil_bicubic, tensor_to_array
+from .models import takes_lr
+
+__all__ = ['TILE', 'GPU_TILE', 'OVERLAP', 'STRIP_PIXELS', 'model_device', 'default_tile', 'check_tiling', 'refine',
+           'restore', 'image_rows', 'restore_in_strips']
+
+# pixels of the image the model reads (the LR one for LR-space models); overlap beyond their reach
+TILE, OVERLAP = 512, 32
+GPU_TILE = 2048  # a GPU needs bigger tiles to be busy (BENCHMARKS.md, "On a GPU")
+
+def model_device(model):
+    "The device a model runs on (ONNX Runtime models: the CPU)."
+    return next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device('cpu')
+
+def default_tile(model):
+    "Tile size for `model` where the user gives none: larger on a GPU, whose memory holds it and whose speed needs it."
+    return GPU_TILE if model_device(model).type == 'cuda' else TILE
+
+def _feather(n, overlap, start, end):
+    "1D weights of a tile: over each overlap shared with a neighbour, zero for the outer quarter, then a linear ramp."
+    w = torch.ones(n)
+    if overlap:
+        m = overlap // 4
+        ramp = ((torch.arange(overlap) - m + 0.5) / max(overlap - 2*m, 1)).clamp(0, 1)
+        if not start: w[:overlap] = ramp
+        if not end: w[-overlap:] = ramp.flip(0)
+    return w
+
+def _starts(length, tile, step):
+    if length <= tile: return [0]
+    s = list(range(0, length - tile, step))
+    return s + [length - tile]
+
+def check_tiling(model, tile, overlap):
+    "The tile size to use (`default_tile` where none was given), refused when the overlaps would leave nothing."
+    tile = tile or default_tile(model)
+    if tile <= 2 * overlap: raise UsageError(f'`tile` ({tile}) must be larger than twice the `overlap` ({overlap})')
+    return tile
+
+def _forward(model, x, tile):
+    "The model's output in fp32; a GPU running out of memory becomes advice instead of a CUDA traceback."
+    try: return model(x).float()
+    except torch.cuda.OutOfMemoryError:
+        raise UsageError(f'the GPU ran out of memory on tiles of {tile} pixels: pass a smaller `tile`, '
+                         f'e.g. {max(64, tile // 2)}') from None
+
+@torch.inference_mode()
+def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
+    "Restore [0,1] CHW `img` in overlapping feather-blended input tiles on the model's device; `progress(done, total)`."
+    c, h, w = img.shape
+    s = model.config['scale'] if takes_lr(model) else 1
+    tile, dev = check_tiling(model, tile, overlap), model_device(model)
+    if h <= tile and w <= tile: return _forward(model, img[None].to(dev), tile)[0].cpu()
+    out, weight = torch.zeros(c, h*s, w*s, device=dev), torch.zeros(1, h*s, w*s, device=dev)
+    boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
+    th, tw = min(tile, h), min(tile, w)
+    bs = max(1, 4 * TILE**2 // (th * tw))  # tiles per forward pass: up to four of the CPU's size
+    for i in range(0, len(boxes), bs):
+        group = boxes[i:i+bs]
+        pred = _forward(model, torch.stack([img[:, y:y+th, x:x+tw] for y, x in group]).to(dev), tile)
+        for p, (y, x) in zip(pred, group):
+            wy = _feather(th*s, min(overlap, th // 2)*s, y == 0, y + th >= h)
+            wx = _feather(tw*s, min(overlap, tw // 2)*s, x == 0, x + tw >= w)
+            wt = (wy[:, None] * wx[None, :]).to(dev)
+            out[:, y*s:(y+th)*s, x*s:(x+tw)*s] += p * wt
+            weight[:, y*s:(y+th)*s, x*s:(x+tw)*s] += wt
+        if progress is not None: progress(i + len(group), len(boxes))
+    return out.div_(weight).cpu()
+
+def restore(model, lr, size, tile=None, overlap=OVERLAP, progress=None):
+    "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
+    if takes_lr(model): return refine(model, lr, tile, overlap, progress=progress)
+    return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap, progress=progress)
+
+# input pixels per strip: more costs memory, fewer costs context rows (BENCHMARKS.md, "A huge photo")
+STRIP_PIXELS = 2**20
+
+def image_rows(img):
+    "Rows [a, b) of a PIL image as a [0,1] float CHW tensor, converted only when asked for."
+    return lambda a, b: image_to_tensor(img.crop((0, a, img.width, b)))[0]
+
+def _strip_rows(w, sm, tile, overlap):
+    "Input rows per strip: within the pixel budget; with context rows, whole rows of tiles read at `sm`x input size."
+    budget, step = max(STRIP_PIXELS, tile * tile) // w, tile - overlap
+    n = (sm * (budget + 2 * overlap) - overlap) // step
+    return max(4 * overlap, int((n * step + overlap) / sm) - 2 * overlap if n else budget)
+
+def restore_in_strips(model, rows, in_size, out_size, mode, tile=None, overlap=OVERLAP, progress=None, peak=255.):
+    "One model pass over `rows(a, b)` in strips into the output image: memory grows with its bytes, not float copies."
+    (w, h), (ow, oh) = in_size, out_size
+    tile = check_tiling(model, tile, overlap)
+    s = oh / h
+    strip = _strip_rows(w, 1 if takes_lr(model) else s, tile, overlap)
+    out, starts = None, list(range(0, h, strip))
+    for k, a in enumerate(starts):
+        b = min(h, a + strip)
+        # context rows as wide as the tiles' overlap, cut off after the pass
+        a0, b0 = max(0, a - overlap), min(h, b + overlap)
+        step = None if progress is None else (lambda i, n, k=k: progress(k * n + i, len(starts) * n))
+        y = restore(model, rows(a0, b0), (ow, round((b0 - a0) * s)), tile, overlap, step)
+        part = Image.fromarray(tensor_to_array(y[:, round((a - a0) * s):round((b - a0) * s)], mode, peak))
+        if out is None: out = Image.new(part.mode, (ow, oh))
+        out.paste(part, (0, round(a * s)))
+    return out
+

@@ -1,0 +1,38 @@
+"""Evaluation: the SR protocol's PSNR-Y by hand, and a task's model and baselines on repeatably degraded images."""
+import math
+
+import numpy as np
+import pytest
+from conftest import smooth_photo as photo
+from conftest import untrained_task_model as _model
+from PIL import Image
+
+from superres.evaluate import evaluate_sr, evaluate_task
+from superres.models import restorer
+
+
+def test_evaluate_hand_computed_psnr(tmp_path):
+    rng = np.random.default_rng(0)
+    hr = Image.fromarray(rng.integers(0, 255, (41, 30, 3), dtype=np.uint8))  # odd size: cropped to 40x30
+    hr.save(tmp_path/'a.png')
+    row = evaluate_sr(tmp_path, 2)['images'][0]
+    c = hr.crop((0, 0, 30, 40))
+    bic = np.asarray(c.resize((15, 20), Image.BICUBIC).resize((30, 40), Image.BICUBIC), dtype=np.float64) / 255
+    ref = np.asarray(c, dtype=np.float64) / 255
+    y = lambda a: 16 + 65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]
+    mse = ((y(bic) - y(ref))[2:-2, 2:-2] ** 2).mean()
+    assert row['bicubic_psnr'] == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-6)
+    model_row = evaluate_sr(tmp_path, 2, restorer().eval())['images'][0]
+    assert model_row['model_psnr'] == pytest.approx(model_row['bicubic_psnr'], abs=0.05)  # identity model ~ bicubic
+
+def test_evaluate_task_scores_model_and_baselines(tmp_path):
+    for i in range(3): photo(48, 40, seed=i).save(tmp_path/f'{i}.png')
+    rep = evaluate_task(tmp_path, 'inpaint:fill=gray', _model('inpaint:fill=gray'))
+    assert rep['methods'] == ['input', 'diffusion', 'model']
+    m = rep['mean']
+    assert abs(m['model_psnr'] - m['input_psnr']) < 0.2  # identity model == the degraded input
+    assert m['diffusion_psnr'] > m['input_psnr'] + 3
+    assert evaluate_task(tmp_path, 'inpaint')['mean']['input_psnr'] > m['input_psnr'] + 3  # smooth fill by default
+    assert evaluate_task(tmp_path, 'inpaint')['images'] == evaluate_task(tmp_path, 'inpaint')['images']  # seeded
+    rep = evaluate_task(tmp_path, 'colorize')
+    assert rep['mean']['input_colorfulness'] == 0 < rep['mean']['target_colorfulness']
