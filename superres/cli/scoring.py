@@ -1,4 +1,5 @@
 """The commands that score: `evaluate` (PSNR/SSIM against baselines) and `fid`."""
+import sys
 from pathlib import Path
 
 from .options import (
@@ -52,8 +53,9 @@ def cmd_evaluate(a):
     clf = load_classifier(a.classifier, a.trust_pickle) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
+    bar = sys.stdout.isatty() and a.json != '-'  # a progress bar for a person, not in a pipe or JSON on stdout
     report = evaluate(hr, task, model, scale=a.scale, limit=a.limit, seed=a.seed, baselines=a.baselines,
-                      classifier=clf, tile=a.tile, precision=a.precision)
+                      classifier=clf, tile=a.tile, precision=a.precision, progress=bar)
     if a.json: emit_json(a.json, report)
     if a.json != '-': _print_report(report, a)
 
