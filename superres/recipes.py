@@ -60,7 +60,7 @@ def _start(out, seed, resume, budget):
     out.mkdir(parents=True, exist_ok=True)
     return out, ckpt
 
-def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=()):
+def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=(), phase=1):
     "The skeleton: `frozen` epochs with the encoder frozen, then `epochs` (or `budget` seconds in all) with `cbs`."
     done_before = frozen if ckpt and ckpt['phase'] == 1 else 0
     meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt, done_before))
@@ -71,7 +71,7 @@ def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=()):
         fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt)
         learn.unfreeze()
     clock = [TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else []
-    fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=1, ckpt=ckpt)
+    fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=phase, ckpt=ckpt)
     return dict(epochs=len(history.rows), steps=checkpoint.steps, meter=meter, history=history)
 
 def _finish_run(learn, out, meter, history, **extra):
@@ -106,7 +106,7 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
     cbs = [WeightAverage(ema)] if ema else []
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2),
                                                  full_at=0.5 if progressive is True else progressive))
-    run = _fit(learn, out, ckpt, epochs, lr, budget, cbs=cbs)
+    run = _fit(learn, out, ckpt, epochs, lr, budget, cbs=cbs, phase=0)  # one phase, numbered as in its checkpoints
     if is_main_process():
         extra = dict(tta_accuracy=float(accuracy(*learn.tta()))) if tta else {}
         _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, **extra)

@@ -1,5 +1,7 @@
 """Test fixtures: a generated Tiny ImageNet in the official layout, and a private cache folder."""
 import os
+import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -103,3 +105,18 @@ def untrained_task_model(task):
     m = restorer().eval()
     m.config['task'], m.config['scale'] = parse_degradation(task).spec, 1
     return m
+
+def run_cli(*args, **kw):
+    "The real console command in a subprocess, as a user runs it."
+    return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True, **kw)
+
+def noise(w, h, seed=0): return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+@pytest.fixture(scope='module')
+def sr_model(tmp_path_factory):
+    "An untrained restorer's weights file, for commands that only need some model."
+    from superres.hub import save_model
+    from superres.models import restorer
+    f = tmp_path_factory.mktemp('model')/'model.pth'
+    save_model(restorer().eval(), f)
+    return f

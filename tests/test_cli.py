@@ -2,11 +2,10 @@
 options reaching the library."""
 import argparse
 import json
-import subprocess
-import sys
 
-import numpy as np
 import pytest
+from conftest import noise
+from conftest import run_cli as run
 from conftest import smooth_photo as photo
 from PIL import Image
 
@@ -17,18 +16,6 @@ from superres.errors import DataError, UsageError
 from superres.hub import save_model
 from superres.models import classifier, restorer
 
-
-def run(*args, **kw):
-    "The real console command in a subprocess, as a user runs it."
-    return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True, **kw)
-
-def noise(w, h, seed=0): return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
-
-@pytest.fixture(scope='module')
-def sr_model(tmp_path_factory):
-    f = tmp_path_factory.mktemp('model')/'model.pth'
-    save_model(restorer().eval(), f)
-    return f
 
 @pytest.mark.slow
 def test_help_explains_every_option():

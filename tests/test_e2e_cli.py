@@ -1,12 +1,11 @@
 """End to end through the console command: train, then predict, upscale, restore, evaluate and compute FID with what
 was trained, as a user runs them."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli as run
 from conftest import smooth_photo as photo
 from PIL import Image
 
@@ -16,10 +15,6 @@ from superres.hub import load_classifier, save_model
 from superres.inference import prepare_image
 from superres.models import restorer
 
-
-def run(*args, **kw):
-    "The real console command in a subprocess, as a user runs it."
-    return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True, **kw)
 
 def images(n=6, seed=0, size=64):
     return torch.from_numpy(np.random.default_rng(seed).random((n, 3, size, size), dtype=np.float32))

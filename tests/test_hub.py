@@ -1,10 +1,9 @@
 """Model files: weights and config without pickle, old files still load, and a model file never runs hidden code."""
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
+from conftest import run_cli as run
 
 from superres.data import classification_dls
 from superres.errors import ModelError, UsageError
@@ -13,9 +12,6 @@ from superres.learner import classifier_learner
 from superres.models import classifier, restorer
 from superres.recipes import train_classifier
 
-
-def run(*args):
-    return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True)
 
 def test_save_load_model_weights_only(tiny_root, tmp_path):
     learn = classifier_learner(classification_dls(tiny_root, classes=4, bs=8, num_workers=0), preset='cpu_small')

@@ -9,26 +9,15 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
+from conftest import noise
+from conftest import run_cli as run
 from PIL import Image
 
-from superres.hub import load_classifier, save_model
-from superres.models import restorer
+from superres.hub import load_classifier
 from superres.tinyimagenet import TinyImageNet
 
-
-def run(*args):
-    return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True)
-
-def noise(w, h, seed=0): return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
-
-@pytest.fixture(scope='module')
-def sr_model(tmp_path_factory):
-    f = tmp_path_factory.mktemp('model')/'model.pth'
-    save_model(restorer().eval(), f)
-    return f
 
 def jpeg_bytes(img):
     buf = io.BytesIO(); img.save(buf, 'JPEG', quality=90)
