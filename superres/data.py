@@ -1,5 +1,6 @@
 """fastai DataLoaders: classification and restoration pairs, per-item DataBlocks or batches from the decoded cache."""
 import os
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from fastai.vision.augment import CropPad, FlipItem, RandomCrop, Resize
 from fastai.vision.core import PILImage, TensorImage
 from fastai.vision.data import ImageBlock
 from fastcore.basics import noop
+from fastprogress.fastprogress import progress_bar
 from fasttransform import Transform
 from PIL import Image
 
@@ -28,7 +30,7 @@ from .tinyimagenet import TinyImageNet, find_bad_images, find_tiny_imagenet, is_
 
 __all__ = ['PIPELINES', 'PILImageRGB', 'classification_dblock', 'classification_dls', 'ImageArrays', 'background',
            'ArrayDL', 'DecodedDataLoaders', 'decoded_dls', 'PILImageLR', 'TensorImageLR', 'Degrade', 'BatchDegrade',
-           'PairedArrays', 'paired_dls', 'decoded_pairs_unsupported', 'decoded_paired_dls', 'sr_dls']
+           'PairedArrays', 'paired_dls', 'PatchArrays', 'decoded_pairs_unsupported', 'decoded_paired_dls', 'sr_dls']
 
 PIPELINES = ('decoded', 'datablock')  # batches from the decoded cache, or fastai's per-item DataBlock
 
@@ -174,14 +176,44 @@ class PairedArrays(ImageArrays):
         x, _ = self.read(idxs)
         return TensorImageLR(x), TensorImage(x)
 
-def _folder_items(data, skip_bad, valid_pct, seed):
-    "The images of a plain folder, unreadable ones left out if `skip_bad`, and a random split."
+def _sources(data):
+    "`data` as a list of sources: one Tiny ImageNet (zip or folder; None finds it) or image folder, or several."
+    return list(data) if isinstance(data, (list, tuple)) else [data]
+
+def _by_area(files, size):
+    "Each photo listed once per `size`x`size` crop its area holds: an epoch samples photos by their pixels."
+    items = []
+    for f in files:
+        with Image.open(f) as im: w, h = im.size
+        items += [f] * max(1, (w * h) // (size * size))
+    return items
+
+def _folder_split(data, skip_bad, valid_pct, seed, size):
+    "Train and validation photos of a plain folder (unreadable ones left out if `skip_bad`), split by photo."
     files = list_images(data)
     if skip_bad:
         bad = find_bad_images(files)
         files = [f for f in files if f not in bad]
     if len(files) < 2: raise DataError(f'{data} holds {len(files)} images; a training folder needs at least 2.')
-    return files, RandomSplitter(valid_pct, seed=seed)
+    train, valid = RandomSplitter(valid_pct, seed=seed)(files)
+    return _by_area([files[i] for i in train], size), [files[i] for i in valid]
+
+def _paired_sources(data, size, skip_bad, valid_pct, seed, **subset):
+    "(tiny, train files, validation files) of each source; photos are repeated by area (`_by_area`)."
+    sources = []
+    for src in _sources(data):
+        if is_tiny_imagenet(src):
+            tin = TinyImageNet(find_tiny_imagenet(src), skip_bad=skip_bad, **subset)
+            sources.append((True, tin.train_files(), tin.val_files()))
+        else: sources.append((False, *_folder_split(src, skip_bad, valid_pct, seed, size)))
+    if any(tiny for tiny, *_ in sources):  # Tiny ImageNet validates on its val split; folders then train only
+        sources = [(tiny, train, valid if tiny else []) for tiny, train, valid in sources]
+    return sources
+
+def _paired_items(*args, **kwargs):
+    "Train and validation files of all sources, in one list each."
+    sources = _paired_sources(*args, **kwargs)
+    return [f for _, t, _ in sources for f in t], [f for _, _, v in sources for f in v]
 
 def _with_task(dls, degradation):
     dls.degradation, dls.scale = degradation, 1 if degradation is None else degradation.scale
@@ -189,37 +221,90 @@ def _with_task(dls, degradation):
 
 def paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None, bs=64,
                erase=0.25, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, **kwargs):
-    "Paired DataLoaders (input degraded by `degradation`, None for none; clean target), Tiny ImageNet or any folder."
+    "Paired DataLoaders (input degraded by `degradation`, None for none; clean target) from one or several sources."
     degradation = None if degradation is None else parse_degradation(degradation)
-    if is_tiny_imagenet(data):
-        tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, per_class=per_class, val_per_class=val_per_class,
-                           skip_bad=skip_bad)
-        files, splitter, pad = tin.items(), FuncSplitter(is_val), size // 8 if size >= 64 else 0
-    else: (files, splitter), pad = _folder_items(data, skip_bad, valid_pct, seed), 0
-    stats = image_stats([files[i] for i in splitter(files)[0]])
+    train, valid = _paired_items(data, size, skip_bad, valid_pct, seed, classes=classes, per_class=per_class,
+                                 val_per_class=val_per_class)
+    files, n = train + valid, len(train)
+    pad = size // 8 if _whole_image(data, size) else 0  # crops of photos or of smaller sizes: no padding
+    stats = image_stats(train)
     tfms = ([CropPad(size + 2*pad)] if pad else []) + [RandomCrop(size)] + ([FlipItem(0.5)] if augment else [])
     if degradation is not None: tfms.append(Degrade(degradation))
     dblock = DataBlock(blocks=(ImageBlock(PILImageLR), ImageBlock), get_items=lambda _: files, get_x=noop, get_y=noop,
-                       splitter=splitter, item_tfms=tfms, batch_tfms=_erasing(erase, stats, TensorImageLR))
+                       splitter=lambda _: (list(range(n)), list(range(n, len(files)))), item_tfms=tfms,
+                       batch_tfms=_erasing(erase, stats, TensorImageLR))
     dls = dblock.dataloaders(data, bs=bs, num_workers=_workers(num_workers), **kwargs)
     dls.stats = stats
     return _with_task(dls, degradation)
 
 def decoded_pairs_unsupported(data, degradation, size=64):
     "Why `decoded_paired_dls` cannot serve this data and task (None when it can)."
-    if not is_tiny_imagenet(data): return f'{data} is a folder of images, and the decoded path reads Tiny ImageNet only'
-    if size != 64: return f'it trains on the images at their own 64 pixels, not crops of {size}'
     if degradation is None or not degradation.batchable:
         return (f'task {getattr(degradation, "spec", degradation)} has no batched form '
                 f'(superres with {", ".join(BATCH_FILTERS)} filters has)')
+    if size > 64 and any(map(is_tiny_imagenet, _sources(data))):
+        return f'Tiny ImageNet images are 64 pixels, smaller than crops of {size}'
+
+def _whole_image(data, size):
+    "Whether `data` is one Tiny ImageNet trained at its own size: then crops are padded, as for the classifier."
+    return size == 64 and len(_sources(data)) == 1 and is_tiny_imagenet(_sources(data)[0])
+
+class PatchArrays(ImageArrays):
+    "Decoded images of any size as restoration pairs: a random, randomly transposed `size` crop (validation: centre)."
+    def __init__(self, images, size, split_idx):
+        super().__init__(images, np.zeros(len(images), np.int64), split_idx)
+        self.size = size
+    def new_empty(self): return type(self)(self.x[:0], self.size, self.split_idx)
+    def _crop(self, im):
+        (h, w), s = im.shape[-2:], self.size
+        if self.split_idx != 0: return im[:, (h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2]
+        top, left = np.random.randint(h - s + 1), np.random.randint(w - s + 1)
+        crop = im[:, top:top + s, left:left + s]
+        return crop.transpose(0, 2, 1) if np.random.rand() < 0.5 else crop  # with the flip: all 8 symmetries
+    def batch(self, idxs):
+        x = TensorImageLR(torch.from_numpy(np.stack([self._crop(self.x[i]) for i in idxs])))
+        return x, TensorImage(x)
+
+def _decoded_photos(files, size, progress):
+    "Each distinct photo decoded once into memory; those smaller than `size` are left out, with a warning."
+    arrays = {f: np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in progress_bar(
+        list(dict.fromkeys(files)), display=progress, leave=False)}
+    small = [f for f, a in arrays.items() if min(a.shape[-2:]) < size]
+    if small: warnings.warn(f'{len(small)} photos are smaller than {size} pixels and are left out, e.g. {small[0]}')
+    return [arrays[f] for f in files if f not in small]
+
+def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress):
+    "DataLoaders of random crops from every source, degraded by batch (Tiny ImageNet from its decoded cache)."
+    def images(files, tiny):
+        if not files: return []
+        if tiny: return list(decoded_images(files, 64, cache, progress))
+        return _decoded_photos(files, size, progress)
+    train = [a for tiny, t, _ in sources for a in images(t, tiny)]
+    valid = [a for tiny, _, v in sources for a in images(v, tiny)]
+    if not train or not valid: raise DataError(f'no training or validation crops of {size} pixels in these sources')
+    stats = image_stats([f for _, t, _ in sources for f in t])
+    device = device or default_device()
+    tfms = ([BatchPadCropFlip(0)] if augment else []) + [BatchDegrade(degradation), IntToFloatTensor()]
+    tfms += _erasing(erase, stats, TensorImageLR)
+    loader = lambda ims, split_idx, **kw: ArrayDL(PatchArrays(ims, size, split_idx), bs=bs, after_batch=tfms,
+                                                  device=device, num_workers=0, **kw)
+    dls = DecodedDataLoaders(loader(train, 0, shuffle=True, drop_last=True), loader(valid, 1), device=device)
+    dls.stats = stats
+    return dls
 
 def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None,
-                       bs=64, erase=0.25, augment=True, device=None, skip_bad=False, cache=True, progress=True):
-    "`paired_dls` over pre-decoded Tiny ImageNet: crop/flip, degradation and erasing per image by batch (on the GPU)."
+                       bs=64, erase=0.25, augment=True, device=None, skip_bad=False, cache=True, progress=True,
+                       valid_pct=0.1, seed=42):
+    "`paired_dls` on decoded images, crop/flip, degradation and erasing per image by batch (on the GPU if any)."
     degradation = parse_degradation(degradation)
     if why := decoded_pairs_unsupported(data, degradation, size):
         raise UsageError(f'no decoded paired data: {why}; use `pipeline` datablock (paired_dls)')
-    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
+    subset = dict(classes=classes, per_class=per_class, val_per_class=val_per_class)
+    if not _whole_image(data, size):
+        sources = _paired_sources(data, size, skip_bad, valid_pct, seed, **subset)
+        return _with_task(_patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress),
+                          degradation)
+    tin, stats = _subset(_sources(data)[0], skip_bad, **subset)
     crop_flip = [BatchPadCropFlip(size // 8)] if augment else []
     tfms = crop_flip + [BatchDegrade(degradation), IntToFloatTensor()] + _erasing(erase, stats, TensorImageLR)
     return _with_task(_decoded_dls(tin, stats, PairedArrays, tfms, size, bs, device, cache, progress), degradation)

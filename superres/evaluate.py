@@ -22,19 +22,21 @@ def _as8bit(t):
 class _SRProtocol:
     "Standard SR protocol: HR cropped to a multiple of `scale`, PIL bicubic LR, Y-channel PSNR/SSIM, `scale` shaved."
     def __init__(self, scale, baselines):
-        self.scale, self.baselines = scale, list(baselines)
+        self.scale, self.baselines, self.notes = scale, list(baselines), set()
     def case(self, target, i, model, tile):
         "(target, {method: output}) for one clean image."
         s = self.scale
         hr = target.crop((0, 0, target.width - target.width % s, target.height - target.height % s))
         lr = hr.resize((hr.width // s, hr.height // s), Image.BICUBIC)
         outs = {b: lr.resize(hr.size, FILTERS[b]) for b in self.baselines}
-        if model is not None: outs['model'] = upscale_image(model, lr, s, tile=tile)[0]
+        if model is not None:
+            outs['model'], notes = upscale_image(model, lr, s, tile=tile)
+            self.notes.update(notes)
         return image_to_tensor(hr)[0], {n: image_to_tensor(o)[0] for n, o in outs.items()}
     def score(self, out, targ):
         return dict(psnr=psnr_y(out[None], targ[None], shave=self.scale),
                     ssim=ssim_y(out[None], targ[None], shave=self.scale))
-    def report(self): return dict(scale=self.scale)
+    def report(self): return dict(scale=self.scale, notes=sorted(self.notes))
 
 class _TaskProtocol:
     "A restoration task: image i degraded with `seed + i`, RGB PSNR/SSIM (and colourfulness for colorize)."

@@ -8,15 +8,19 @@ from .errors import ModelError, UsageError
 from .files import atomic_path
 from .models import model_from_config, model_kind
 
-__all__ = ['MODEL_FILES', 'WEIGHTS', 'save_model', 'load_model', 'resolve_model', 'bundled_model_file', 'load_any',
-           'load_classifier', 'load_restorer']
+__all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'save_model', 'load_model', 'resolve_model',
+           'shipped_scales', 'shipped_scale_for', 'bundled_model_file', 'is_default', 'load_any', 'load_classifier',
+           'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
+SHIPPED_CLASSIFIER = WEIGHTS/'classifier.pth'
 
-def save_model(model, fname):
-    "Weights plus config in one file that `torch.load(weights_only=True)` can read: no pickle, no code."
-    with atomic_path(fname) as tmp: torch.save({'config': model.config, 'state_dict': model.state_dict()}, tmp)
+def save_model(model, fname, dtype=None):
+    "Weights and config in a file `torch.load(weights_only=True)` reads (no pickle); `dtype`: float16 halves its size."
+    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    with atomic_path(fname) as tmp: torch.save({'config': model.config, 'state_dict': state}, tmp)
     return Path(fname)
 
 def load_model(fname):
@@ -43,13 +47,27 @@ def resolve_model(path):
         raise ModelError(f'model {path} does not exist; pass the `out` folder of a training run or a model file.')
     return path
 
+def shipped_scales():
+    "The scales of the superres models shipped in the package, smallest first."
+    return sorted(int(p.stem.removeprefix('sr_x')) for p in WEIGHTS.glob('sr_x*.pth'))
+
+def shipped_scale_for(scale=2):
+    "The shipped model for x`scale`: the smallest at least as large (its output resized down), else the largest."
+    scales = shipped_scales()
+    if not scales: raise ModelError(f'this installation has no shipped models in {WEIGHTS}; pass `model` (a run)')
+    return next((s for s in scales if s >= scale - 1e-9), scales[-1])
+
 def bundled_model_file(scale=2):
     "The x`scale` model shipped in the package: trained by superres's own recipe, stored without pickle."
     f = WEIGHTS/f'sr_x{scale}.pth'
     if not f.is_file():
-        shipped = ', '.join(p.stem for p in sorted(WEIGHTS.glob('sr_x*.pth'))) or 'none'
+        shipped = ', '.join(f'x{s}' for s in shipped_scales()) or 'none'
         raise ModelError(f'superres ships no x{scale} model (shipped: {shipped}); pass `model` (a run folder)')
     return f
+
+def is_default(path):
+    "Whether `path` asks for a shipped model: None, or `default` where no such file or folder exists."
+    return path is None or (str(path) == 'default' and not Path(path).exists())
 
 def load_any(path, trust_pickle=False):
     "A superres model in eval mode: weights without pickle, ONNX (onnxruntime), or a pickled learner if `trust_pickle`."
@@ -67,17 +85,22 @@ def load_any(path, trust_pickle=False):
 
 def _kind(model): return model_kind(getattr(model, 'config', {}))
 
-def load_classifier(path, trust_pickle=False):
-    "A classifier in eval mode from a run folder, a weights file (`model.pth`) or an exported learner (`.pkl`)."
+def load_classifier(path=None, trust_pickle=False):
+    "A classifier in eval mode from a run folder, weights file or exported learner; None or `default`: the shipped one."
+    if is_default(path):
+        if not SHIPPED_CLASSIFIER.is_file():
+            raise ModelError(f'this installation has no shipped classifier ({SHIPPED_CLASSIFIER}); pass `classifier` '
+                             '(a run folder of `superres classify train`)')
+        path = SHIPPED_CLASSIFIER
     model = load_any(path, trust_pickle)
     if _kind(model) != 'classifier':
         raise ModelError(f'{path} is a restoration model, not a classifier; pass the `out` folder of a classifier run '
                          '(`superres classify train`).')
     return model
 
-def load_restorer(path=None, trust_pickle=False, device=None):
-    "A restoration model in eval mode on `device` (default: the GPU if any); None or 'default': the shipped x2 model."
-    if path is None or (str(path) == 'default' and not Path(path).exists()): path = bundled_model_file(2)
+def load_restorer(path=None, trust_pickle=False, device=None, scale=None):
+    "A restoration model in eval mode on `device` (default: the GPU if any); None or `default`: the shipped x`scale`."
+    if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
     model = load_any(path, trust_pickle)
     if _kind(model) != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')

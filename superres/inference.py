@@ -8,7 +8,21 @@ from .fills import extend_canvas
 from .images import image_peak, image_to_tensor, output_mode, pil_bicubic, split_alpha, tensor_to_image, with_alpha
 from .tiling import OVERLAP, image_rows, restore, restore_in_strips
 
-__all__ = ['prepare_image', 'predict_topk', 'model_degradation', 'upscale_image', 'restore_image']
+__all__ = ['SelfEnsemble', 'prepare_image', 'predict_topk', 'model_degradation', 'upscale_image', 'restore_image']
+
+class SelfEnsemble(torch.nn.Module):
+    "A restoration model run on the eight flips and rotations of its input, outputs turned back and averaged (8x cost)."
+    def __init__(self, model):
+        super().__init__()
+        self.inner, self.config = model, model.config  # a plain attribute when it is no Module (ONNX Runtime)
+    def forward(self, x):
+        out = 0
+        for k in range(4):
+            for flip in (False, True):
+                y = torch.rot90(x.flip(-1) if flip else x, k, (-2, -1)).contiguous()
+                y = torch.rot90(self.inner(y).float(), -k, (-2, -1))
+                out = out + (y.flip(-1) if flip else y)
+        return out / 8
 
 def prepare_image(img, size=64):
     "An image file or PIL image as a [0,1] tensor the classifier expects: upright, RGB, short side `size`, centre crop."
@@ -50,7 +64,7 @@ def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=N
     target = (round(img.width * scale), round(img.height * scale))
     passes, resized = _passes(mscale, scale)
     if passes > 1 or resized:
-        notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale}' if resized else ''))
+        notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale:g}' if resized else ''))
     if passes == 1 and (img.width * mscale, img.height * mscale) == target:  # the common case, in bounded memory
         out = restore_in_strips(model, image_rows(img), img.size, target, mode, tile, overlap, progress, peak=peak)
     else:

@@ -9,7 +9,7 @@ from torch import nn
 from .errors import ContractError
 
 __all__ = ['GeneralRelu', 'Normalizer', 'input_contract', 'conv', 'ResBlock', 'res_blocks', 'init_weights', 'UpBlock',
-           'cross_conv', 'zero_last_conv']
+           'cross_conv', 'zero_last_conv', 'ESA', 'RFDB']
 
 class GeneralRelu(nn.Module):
     "Leaky ReLU shifted down by `sub` so activations stay near zero mean, optionally clamped at `maxv`."
@@ -118,3 +118,35 @@ def zero_last_conv(block):
     for seq in (block.convs[-1], block.idconv):
         for m in seq.modules() if isinstance(seq, nn.Module) else []:
             if isinstance(m, nn.Conv2d): nn.init.zeros_(m.weight)
+
+class ESA(nn.Module):
+    "Enhanced spatial attention (RFDN): a gate from a strided, max-pooled view of the features; any input size."
+    def __init__(self, nf, f=None):
+        super().__init__()
+        f = f or nf // 4
+        self.reduce, self.skip = nn.Conv2d(nf, f, 1), nn.Conv2d(f, f, 1)
+        self.down = nn.Conv2d(f, f, 3, stride=2, padding=1)  # padded (the paper's is not): tiny tiles work too
+        self.convs = nn.Sequential(nn.Conv2d(f, f, 3, padding=1), nn.ReLU(), nn.Conv2d(f, f, 3, padding=1), nn.ReLU(),
+                                   nn.Conv2d(f, f, 3, padding=1))
+        self.expand = nn.Conv2d(f, nf, 1)
+    def forward(self, x):
+        r = self.reduce(x)
+        g = self.convs(F.max_pool2d(self.down(r), 7, stride=3, padding=3))
+        g = F.interpolate(g, size=x.shape[-2:], mode='bilinear', align_corners=False)
+        return x * torch.sigmoid(self.expand(g + self.skip(r)))
+
+class RFDB(nn.Module):
+    "Residual feature distillation block: shallow residual 3x3 convs, each step's 1x1 distillate concatenated, ESA."
+    def __init__(self, nf, steps=3):
+        super().__init__()
+        d = nf // 2
+        self.distill = nn.ModuleList([nn.Conv2d(nf, d, 1) for _ in range(steps)])
+        self.refine = nn.ModuleList([nn.Conv2d(nf, nf, 3, padding=1) for _ in range(steps)])
+        self.last = nn.Conv2d(nf, d, 3, padding=1)
+        self.fuse, self.esa = nn.Conv2d(d * (steps + 1), nf, 1), ESA(nf)
+    def forward(self, x):
+        act, parts = partial(F.leaky_relu, negative_slope=0.05), []
+        for distill, refine in zip(self.distill, self.refine):
+            parts.append(act(distill(x)))
+            x = act(refine(x) + x)
+        return self.esa(self.fuse(torch.cat(parts + [act(self.last(x))], 1)))

@@ -13,9 +13,10 @@ from .callbacks import PRECISION_CBS, precision_callbacks
 from .files import atomic_path
 from .losses import restoration_loss
 from .metrics import psnr, ssim
-from .models import classifier, restorer
+from .models import classifier, restorer, restorer_from_config
 
-__all__ = ['top5_accuracy', 'classifier_learner', 'unet_splitter', 'restoration_learner', 'export_learner']
+__all__ = ['top5_accuracy', 'classifier_learner', 'unet_splitter', 'load_matching', 'loaded_splitter',
+           'restoration_learner', 'export_learner']
 
 def top5_accuracy(inp, targ):
     "Top-5 accuracy, or top-n when there are fewer than 5 classes (small subsets)."
@@ -45,24 +46,46 @@ def unet_splitter(model):
     enc = {id(p) for p in model.encoder.parameters()}
     return [list(model.encoder.parameters()), [p for p in model.parameters() if id(p) not in enc]]
 
+def load_matching(model, init_model):
+    "Copy `init_model`'s weights into `model` wherever name and shape match; the names of those left as they were."
+    own, given = model.state_dict(), init_model.state_dict()
+    same = {k: v for k, v in given.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(same, strict=False)
+    return [k for k, _ in model.named_parameters() if k not in same]
+
+def loaded_splitter(new):
+    "Two parameter groups, the loaded weights then the `new` ones, so `freeze()` trains only what was not loaded."
+    new = set(new)
+    def split(model):
+        named = list(model.named_parameters())
+        return [[p for k, p in named if k not in new], [p for k, p in named if k in new]]
+    return split
+
 @delegates(Learner.__init__)
 def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
                         feature_layers=None, feature_weights=None, gram_weight=0., precision='auto', channels_last=True,
-                        cbs=None, **kwargs):
-    "A restoration Learner for `dls`'s task: UNet (encoder of `classifier_model` if `pretrained`), pixel/perceptual."
+                        cbs=None, init_model=None, **kwargs):
+    "A restoration Learner for `dls`'s task: net (encoder of `classifier_model`, or weights of `init_model`), loss."
     encoder = classifier_model if pretrained else None
     if arch == 'dynamic_unet' and encoder is None:
         encoder = classifier(preset, n_out=1, mean=dls.stats[0], std=dls.stats[1])
     deg = getattr(dls, 'degradation', None)
     stats = {} if encoder is not None else dict(mean=dls.stats[0], std=dls.stats[1])
-    model = restorer(arch, preset, classifier_model=encoder, scale=getattr(dls, 'scale', 2),
-                     task=deg.spec if deg else None, **stats)
-    model.config['pretrained_encoder'] = classifier_model is not None and pretrained
+    task = dict(scale=getattr(dls, 'scale', 2), task=deg.spec if deg else None)
+    if init_model is not None:
+        model = restorer_from_config(dict(init_model.config, **task))
+        new = load_matching(model, init_model)
+        splitter = loaded_splitter(new)
+    else:
+        model, new, splitter = restorer(arch, preset, classifier_model=encoder, **task, **stats), None, unet_splitter
+        model.config['pretrained_encoder'] = classifier_model is not None and pretrained
     loss_func = restoration_loss(loss, classifier_model=classifier_model, feature_layers=feature_layers,
                                  feature_weights=feature_weights, gram_weight=gram_weight)
     cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
-    return Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, eps=1e-5), metrics=[psnr, ssim],
-                   splitter=unet_splitter, cbs=cbs, **kwargs)
+    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, eps=1e-5), metrics=[psnr, ssim],
+                    splitter=splitter, cbs=cbs, **kwargs)
+    learn.new_params = new  # started from `init_model`: the weights it did not have (e.g. another scale's tail)
+    return learn
 
 def export_learner(learn, fname):
     "`learn.export` atomically, predicting in fp32 wherever it is loaded; the learner stays usable if export fails."

@@ -4,11 +4,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .errors import UsageError
 from .layers import (
+    RFDB,
     GeneralRelu,
     Normalizer,
     ResBlock,
@@ -22,8 +24,9 @@ from .layers import (
 from .registry import Registry
 
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
-           'SRResNet', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS', 'ARCHS', 'takes_lr',
-           'restorer_config', 'restorer', 'restorer_from_config', 'model_kind', 'model_from_config']
+           'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS', 'RFDN_PRESETS',
+           'ARCHS', 'takes_lr', 'restorer_config', 'restorer', 'restorer_from_config', 'model_kind',
+           'model_from_config']
 
 class Classifier(nn.Sequential):
     "A ResNet classifier: `contract` (its Normalizer), `stem`, `stages`, `head`; timm's forward_features/forward_head."
@@ -131,14 +134,17 @@ def __getattr__(name):
     if name == 'EncoderUnet': return _encoder_unet()
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-class SRResNet(nn.Module):
-    "EDSR-style net in low-resolution space (norm-free ResBlocks, PixelShuffle at the end) added to a bicubic upsample."
-    def __init__(self, scale=2, nf=64, n_blocks=8):
+def SRResNet(scale=2, nf=64, n_blocks=8):
+    "EDSR-style net in low-resolution space: norm-free ResBlocks, PixelShuffle at the end, on a bicubic upsample."
+    body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False) for _ in range(n_blocks)],
+                         nn.Conv2d(nf, nf, 3, padding=1))
+    return LRNet(body, scale, nf)
+
+class LRNet(nn.Module):
+    "A body in low-resolution space, PixelShuffle x`scale` at the end, added to a bicubic upsample of the input."
+    def __init__(self, body, scale, nf):
         super().__init__()
-        self.scale = scale
-        self.head = nn.Conv2d(3, nf, 3, padding=1)
-        self.body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False) for _ in range(n_blocks)],
-                                  nn.Conv2d(nf, nf, 3, padding=1))
+        self.scale, self.head, self.body = scale, nn.Conv2d(3, nf, 3, padding=1), body
         self.up = nn.Sequential(nn.Conv2d(nf, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight); nn.init.zeros_(self.up[0].bias)  # starts as plain bicubic upsampling
     @property
@@ -147,6 +153,17 @@ class SRResNet(nn.Module):
         base = F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
         h = self.head(x)
         return base + self.up(h + self.body(h))
+
+class RFDNBody(nn.Module):
+    "RFDN's body: RFDBs in a row, every block's output fused by a 1x1 conv, then a 3x3 conv."
+    def __init__(self, nf=48, n_blocks=4):
+        super().__init__()
+        self.blocks = nn.ModuleList([RFDB(nf) for _ in range(n_blocks)])
+        self.fuse = nn.Sequential(nn.Conv2d(nf * n_blocks, nf, 1), nn.LeakyReLU(0.05), nn.Conv2d(nf, nf, 3, padding=1))
+    def forward(self, x):
+        outs = []
+        for b in self.blocks: outs.append(x := b(x))
+        return self.fuse(torch.cat(outs, 1))
 
 class Restorer(nn.Module):
     "An image-to-image net wrapped in its input contract: takes and returns [0,1] images, normalises inside."
@@ -170,6 +187,7 @@ def _act(cfg): return partial(GeneralRelu, leak=cfg['encoder']['leak'], sub=cfg[
 def _tiny_unet(cfg, clf, cross=False): return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg))
 def _dynamic_unet(cfg, clf): return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=3, img_size=(64, 64))
 def _sr_resnet(cfg, clf): return SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks'])
+def _rfdn(cfg, clf): return LRNet(RFDNBody(cfg['nf'], cfg['n_blocks']), cfg['scale'], cfg['nf'])
 
 UNET_PRESETS = Registry('UNet preset', {
     'reference': dict(nfs=(32, 64, 128, 256, 512, 1024), nbks=(1, 1, 1, 1, 1), stem='resblock', stem_ks=3,
@@ -178,11 +196,14 @@ UNET_PRESETS = Registry('UNet preset', {
 })
 SR_RESNET_PRESETS = Registry('sr_resnet preset', {'reference': dict(nf=64, n_blocks=16),  # EDSR-baseline
                                                   'cpu': dict(nf=64, n_blocks=8)})
+RFDN_PRESETS = Registry('rfdn preset', {'reference': dict(nf=50, n_blocks=4),  # RFDN (Liu et al. 2020)
+                                        'cpu': dict(nf=64, n_blocks=4)})
 ARCHS = Registry('arch', {
     'tiny_unet': Arch(_tiny_unet, UNET_PRESETS),
     'tiny_unet_cross': Arch(partial(_tiny_unet, cross=True), UNET_PRESETS),
     'dynamic_unet': Arch(_dynamic_unet, UNET_PRESETS),
     'sr_resnet': Arch(_sr_resnet, SR_RESNET_PRESETS, encoder=False, takes_lr=True),
+    'rfdn': Arch(_rfdn, RFDN_PRESETS, encoder=False, takes_lr=True),
 })
 
 def takes_lr(model):

@@ -14,12 +14,12 @@ from .degradations import task_degradation
 from .distributed import data_parallel, is_main_process, main_process_first
 from .errors import UsageError
 from .files import atomic_write_text
-from .hub import load_classifier, save_model
+from .hub import load_classifier, load_restorer, save_model
 from .learner import classifier_learner, export_learner, restoration_learner
 from .models import ARCHS
 from .plots import plot_history, show_results_png
 
-__all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fit_phase', 'train_classifier', 'train_restorer']
+__all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer']
 
 PAIRED_PIPELINES = ('auto',) + PIPELINES  # auto: decoded where it serves the data and task
 MAX_EPOCHS = 1000  # a time budget's schedule follows the clock: it stops long before this
@@ -32,7 +32,12 @@ def load_checkpoint(out, budget=None):
     if not f.is_file(): raise UsageError(f'{f} does not exist: nothing to resume (run without `resume`)')
     return torch.load(f, weights_only=True)
 
-def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None):
+def fine_tune_phases(lr, lr_mult=100, pct_start=0.3, div=5.):
+    "The one-cycle arguments of `Learner.fine_tune`'s frozen and unfrozen phases, for `fit_phase` (which can resume)."
+    return dict(lr_max=slice(lr), pct_start=0.99), dict(lr_max=slice(lr / 2 / lr_mult, lr / 2), pct_start=pct_start,
+                                                        div=div)
+
+def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, **one_cycle):
     "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
     checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
     checkpoint.phase, learn.resume_epoch = phase, 0
@@ -44,7 +49,8 @@ def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None):
         learn.create_opt()
         learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
         learn.resume_epoch = ckpt['epoch']
-    with data_parallel(learn): learn.fit_one_cycle(n_epoch, lr, cbs=cbs, start_epoch=learn.resume_epoch)
+    one_cycle = dict(dict(lr_max=lr), **one_cycle)
+    with data_parallel(learn): learn.fit_one_cycle(n_epoch, cbs=cbs, start_epoch=learn.resume_epoch, **one_cycle)
 
 def _history_rows(out, ckpt, done_before=0):
     "The CSV rows of the epochs a checkpoint had completed, so a resumed run's history is whole."
@@ -60,18 +66,19 @@ def _start(out, seed, resume, budget):
     out.mkdir(parents=True, exist_ok=True)
     return out, ckpt
 
-def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=(), phase=1):
-    "The skeleton: `frozen` epochs with the encoder frozen, then `epochs` (or `budget` seconds in all) with `cbs`."
+def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=(), phase=1, fine_tune=False, lr_mult=100):
+    "The skeleton: `frozen` epochs frozen, then `epochs` (or `budget` seconds); lrs of `Learner.fine_tune` if asked."
     done_before = frozen if ckpt and ckpt['phase'] == 1 else 0
     meter, history = Throughput(), CSVHistory(out/'history.csv', _history_rows(out, ckpt, done_before))
     checkpoint = Checkpoint(out, steps=ckpt['steps'] if ckpt else 0)
     logs, start = [history, checkpoint, meter], time.perf_counter()
+    frozen_cycle, cycle = fine_tune_phases(lr, lr_mult) if fine_tune else ({}, {})
     if frozen:
         learn.freeze()
-        fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt)
+        fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt, **frozen_cycle)
         learn.unfreeze()
     clock = [TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else []
-    fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=phase, ckpt=ckpt)
+    fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=phase, ckpt=ckpt, **cycle)
     return dict(epochs=len(history.rows), steps=checkpoint.steps, meter=meter, history=history)
 
 def _finish_run(learn, out, meter, history, **extra):
@@ -124,16 +131,20 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
                    pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None,
                    bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=0.25,
                    feature_layers=None, precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False,
-                   pipeline='auto'):
-    "The restoration recipe: paired data for `task`, UNet, loss; a pretrained encoder is frozen for `freeze_epochs`."
+                   pipeline='auto', init=None, lr_mult=100):
+    "The restoration recipe: paired data for `task`, net, loss; fine-tuned from `init` (`default`: the shipped one)."
     out, ckpt = _start(out, seed, resume, budget)
-    clf = load_classifier(classifier, trust_pickle) if classifier else None
+    clf = load_classifier(classifier, trust_pickle) if classifier or loss == 'perceptual' else None
+    base = load_restorer(init, trust_pickle, device='cpu', scale=scale) if init is not None else None
+    if base is not None: arch = base.config['arch']
     deg = task_degradation(task, scale, down, up, lr_input=ARCHS[arch].takes_lr)
     dls = _paired_data(data, deg, pipeline, num_workers, size=size, classes=classes, per_class=per_class,
                        val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
-                                feature_layers=feature_layers, precision=precision, path=out)
-    run = _fit(learn, out, ckpt, epochs, lr, budget, frozen=freeze_epochs if clf is not None and pretrained else 0)
+                                feature_layers=feature_layers, precision=precision, path=out, init_model=base)
+    encoder = clf is not None and pretrained and ARCHS[arch].encoder and base is None
+    frozen = freeze_epochs if encoder or (base is not None and learn.new_params) else 0
+    run = _fit(learn, out, ckpt, epochs, lr, budget, frozen=frozen, fine_tune=base is not None, lr_mult=lr_mult)
     if is_main_process():
         show_results_png(learn, out/'results.png')
         _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, arch=arch, loss=loss, task=deg.spec,

@@ -15,7 +15,8 @@ GPU_TILE = 2048  # a GPU needs bigger tiles to be busy (BENCHMARKS.md, "On a GPU
 
 def model_device(model):
     "The device a model runs on (ONNX Runtime models: the CPU)."
-    return next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device('cpu')
+    p = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    return torch.device('cpu') if p is None else p.device
 
 def default_tile(model):
     "Tile size for `model` where the user gives none: larger on a GPU, whose memory holds it and whose speed needs it."

@@ -1,5 +1,5 @@
-"""The x2 model shipped inside the package: loads without pickle, upscales, beats bicubic on a real photo, and scores
-the README's Set5 number."""
+"""The models shipped inside the package: load without pickle, upscale, beat bicubic on a real photo, and score the
+README's Set5 numbers."""
 import re
 import shutil
 import subprocess
@@ -14,7 +14,7 @@ from matplotlib import cbook
 from PIL import Image
 
 from superres.evaluate import evaluate_sr
-from superres.hub import WEIGHTS, bundled_model_file, load_restorer
+from superres.hub import WEIGHTS, bundled_model_file, load_restorer, shipped_scales
 from superres.inference import upscale_image
 from superres.precision import inference_precision, resolve_precision
 
@@ -22,8 +22,11 @@ from superres.precision import inference_precision, resolve_precision
 def test_bundled_weights_are_small_safe_and_lazy():
     files = list(WEIGHTS.glob('*.pth'))
     assert files and sum(f.stat().st_size for f in files) < 20 * 2**20
-    saved = torch.load(bundled_model_file(2), weights_only=True)  # no pickle: plain tensors and a config
-    assert saved['config']['scale'] == 2 and saved['config']['task'] == 'superres'
+    assert shipped_scales() == [2, 3, 4]
+    for s in shipped_scales():
+        saved = torch.load(bundled_model_file(s), weights_only=True)  # no pickle: plain tensors and a config
+        assert saved['config']['scale'] == s and saved['config']['task'].startswith('superres')
+        assert bundled_model_file(s).stat().st_size < 2 * 2**20  # float16
     code = ("import sys; opened = []\n"
             "sys.addaudithook(lambda e, a: opened.append(a[0])\n"
             "                 if e == 'open' and str(a[0]).endswith('.pth') else None)\n"
@@ -32,13 +35,14 @@ def test_bundled_weights_are_small_safe_and_lazy():
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.split() == ['0', '1'], r.stderr  # read on first use, not at import
 
-def test_bundled_model_upscales_any_size():
-    model = load_restorer()
+@pytest.mark.parametrize('scale', [2, 3, 4])
+def test_each_bundled_model_upscales_any_size(scale):
+    model = load_restorer(scale=scale)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8))
     out, notes = upscale_image(model, img)
-    assert out.size == (106, 74) and notes == []
-    out, notes = upscale_image(model, img, scale=4)
-    assert out.size == (212, 148) and '2 pass' in notes[0]
+    assert model.config['scale'] == scale and out.size == (53 * scale, 37 * scale) and notes == []
+    out, notes = upscale_image(model, img, scale=scale * 2)
+    assert out.size == (53 * scale * 2, 37 * scale * 2) and '2 pass' in notes[0]
 
 def test_bundled_model_beats_bicubic_on_a_real_photo(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'grace_hopper.jpg')
@@ -64,17 +68,18 @@ def test_cli_upscale_with_nothing_else(tmp_path):
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path/'upscaled'/'photo.jpg') as im: assert im.size == (1024, 1200)
 
-def readme_headline(set_name='Set5'):
-    "The shipped model's x2 PSNR-Y on `set_name` as README.md's results table states it."
+def readme_headline(set_name='Set5', scale=2):
+    "The shipped model's PSNR-Y on `set_name` at x`scale` as README.md's results table states it."
     lines = (Path(__file__).parents[1]/'README.md').read_text().splitlines()
-    header = next(l for l in lines if l.startswith('| x2 |') and set_name in l)
-    col = [c.strip() for c in header.strip('|').split('|')].index(set_name)
-    row = next(l for l in lines if 'superres shipped model' in l)
+    header = next(l for l in lines if l.startswith('| x2 / x3 / x4 |'))
+    col = [c.strip() for c in header.strip('|').split('|')].index(f'{set_name} x{scale}')
+    row = next(l for l in lines if l.startswith('| **superres** '))
     return float(re.match(r'\**([\d.]+)', row.strip('|').split('|')[col].strip()).group(1))
 
 @pytest.mark.real_data
-def test_set5_headline_is_the_readmes_number():
-    stated = readme_headline('Set5')
-    assert 30 < stated < 40  # the README's table, parsed: 36.75 (8-bit outputs)
-    psnr = evaluate_sr(sr_bench('Set5'), 2, load_restorer(), progress=False)['mean']['model_psnr']  # fp32
-    assert abs(psnr - stated) < 0.05, (psnr, stated)  # measured 36.752 dB
+@pytest.mark.parametrize('scale', [2, 3, 4])
+def test_set5_headline_is_the_readmes_number(scale):
+    stated = readme_headline('Set5', scale)
+    assert 30 < stated < 40  # the README's table, parsed (8-bit outputs)
+    psnr = evaluate_sr(sr_bench('Set5'), scale, load_restorer(scale=scale), progress=False)['mean']['model_psnr']
+    assert abs(psnr - stated) < 0.05, (psnr, stated)  # fp32, as `superres evaluate`

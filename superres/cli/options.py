@@ -7,7 +7,7 @@ import json
 
 __all__ = ['Parser', 'positive', 'probability', 'task_spec', 'task_help', 'META', 'call', 'emit_json', 'add_data',
            'add_skip_bad', 'add_trust', 'add_precision', 'add_json', 'add_tiling', 'add_image_io', 'add_model',
-           'add_training', 'task_model']
+           'add_training', 'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -55,9 +55,10 @@ def emit_json(dest, obj):
     else: atomic_write_text(dest, json.dumps(obj, indent=1))
 
 # Options shared by several commands, each declared once.
-def add_data(p, subset=True):
-    p.add_argument('--data', help="Tiny ImageNet zip or folder (default: $SUPERRES_DATA, then fastai's data folder, "
-                   'then download)')
+def add_data(p, subset=True, several=False):
+    more = ('; or several: Tiny ImageNet and folders of photos, whose random crops train beside it' if several else '')
+    p.add_argument('--data', nargs='+' if several else None, help="Tiny ImageNet zip or folder (default: "
+                   f"$SUPERRES_DATA, then fastai's data folder, then download){more}")
     if subset:
         p.add_argument('--classes', type=positive(int), help='use only the first N wnids (default: all 200)')
         p.add_argument('--per-class', type=positive(int), help='use only the first M training images of each class '
@@ -95,10 +96,14 @@ def add_image_io(p, out):
                    'are never overwritten)')
     p.add_argument('--overwrite', action='store_true', help='replace existing files in the output folder')
 
+def add_tta(p):
+    p.add_argument('--tta', action='store_true', help='self-ensemble: run the model on the 8 flips and rotations of '
+                   'each image and average them; 8x the time for a small gain (BENCHMARKS.md)')
+
 def add_model(p, what):
     p.add_argument('--model', help=f'run folder written by {what}, or its model.pth / model.onnx / export.pkl')
 
-def add_training(p, bs, files):
+def add_training(p, bs, files, several=False):
     "What both training commands take: run folder, schedule, batch, precision, seed, resume."
     p.add_argument('--out', required=True, help=f'run folder: {files}, history.csv/png, metrics.json, checkpoint.pth')
     p.add_argument('--epochs', type=positive(int), default=5, help='epochs of one-cycle training (default 5)')
@@ -114,18 +119,18 @@ def add_training(p, bs, files):
     p.add_argument('--seed', type=int, help='random seed for a repeatable run')
     p.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint in '
                    '--out (saved after every epoch; same settings as the first run)')
-    add_data(p)
+    add_data(p, several=several)
     add_skip_bad(p)
 
-def task_model(model, task, trust_pickle=False):
-    "The model of `--model` (default: the shipped x2 superres model), checked against the task the user asked for."
+def task_model(model, task, trust_pickle=False, scale=None):
+    "The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for."
     from ..errors import UsageError
-    from ..hub import load_restorer
+    from ..hub import is_default, load_restorer
     from ..inference import model_degradation
-    if model is None and task is not None and task.name != 'superres':
-        raise UsageError(f'superres ships a superres (x2) model only: train one with `superres train '
+    if is_default(model) and task is not None and task.name != 'superres':
+        raise UsageError(f'superres ships superres models only: train one with `superres train '
                          f'--task {task.spec} --out RUN` and pass --model RUN')
-    loaded = load_restorer(model, trust_pickle)
+    loaded = load_restorer(model, trust_pickle, scale=scale)
     trained = model_degradation(loaded)
     if task is not None and task.name != trained.name:
         raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a model trained '

@@ -8,6 +8,7 @@ from .options import (
     add_precision,
     add_tiling,
     add_trust,
+    add_tta,
     call,
     positive,
     task_help,
@@ -29,18 +30,22 @@ def _report(rows):
               file=sys.stderr)
         return 1
 
-def _restore_files(a, task, **inputs):
+def _restore_files(a, task, scale=None, **inputs):
     from ..folders import restore_files
+    from ..inference import SelfEnsemble
     from ..precision import inference_precision
-    model = task_model(a.model, task, a.trust_pickle)
+    model = task_model(a.model, task, a.trust_pickle, scale)
+    if a.tta: model = SelfEnsemble(model)
     with inference_precision(a.precision):
         return _report(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile, overlap=a.overlap,
-                                     **inputs))
+                                     scale=scale, **inputs))
 
 def add_upscale_args(p):
     add_image_io(p, 'upscaled')
-    add_model(p, 'superres train (default: the x2 model shipped with superres)')
-    p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own)")
+    add_model(p, 'superres train (default: the shipped model for --scale)')
+    p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own; the shipped models: "
+                   'x2, x3, x4, other scales by the next larger one, resized down)')
+    add_tta(p)
     add_tiling(p)
     add_precision(p)
     add_trust(p)
@@ -59,6 +64,7 @@ def add_restore_args(p):
     p.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
     p.add_argument('--amount', type=positive(float), help='outpaint: how much to extend, as a fraction of the size '
                    '(default 0.25)')
+    add_tta(p)
     add_tiling(p)
     add_precision(p)
     add_trust(p)

@@ -8,6 +8,7 @@ from .options import (
     add_precision,
     add_tiling,
     add_trust,
+    add_tta,
     emit_json,
     positive,
     task_help,
@@ -25,23 +26,27 @@ def add_evaluate_args(p):
                    'superres); other tasks degrade each image repeatably and score RGB PSNR/SSIM against the input and '
                    "the task's classic method. Tasks"))
     p.add_argument('--seed', type=int, default=0, help='other tasks: image i is degraded with seed + i (default 0)')
-    p.add_argument('--scale', type=positive(int), default=2, help='scale of the SR protocol (default 2)')
-    add_model(p, 'superres train (default: the shipped x2 model for superres; none: the baselines alone)')
+    p.add_argument('--scale', type=positive(int), help="scale of the SR protocol (default: the model's own, else 2)")
+    add_model(p, 'superres train (default: the shipped model of --scale for superres; none: the baselines alone)')
+    add_tta(p)
     add_tiling(p)
     p.add_argument('--limit', type=positive(int), help='evaluate only the first N images')
     add_precision(p, default='fp32')
     p.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'],
                    help='non-learned upsampling rows (default bicubic)')
     p.add_argument('--per-image', action='store_true', help='print a row per image')
-    p.add_argument('--classifier', help='classifier run folder or model file: adds FID/KID of each method against '
-                   'the targets, from its features on 64x64 patches')
+    p.add_argument('--classifier', nargs='?', const='default', help='adds FID/KID of each method against the '
+                   'targets, from the features of this classifier (run folder or model file; alone: the shipped one) '
+                   'on 64x64 patches')
     add_json(p, 'the results')
     add_trust(p)
 
 def _evaluated_model(a):
     "The model `evaluate` scores: --model, the shipped one for superres when none is given, or none (`none`)."
+    from ..inference import SelfEnsemble
     if a.model == 'none' or (a.model is None and a.task is not None and a.task.name != 'superres'): return None
-    return task_model(a.model, a.task, a.trust_pickle)
+    model = task_model(a.model, a.task, a.trust_pickle, a.scale)
+    return SelfEnsemble(model) if a.tta else model
 
 def cmd_evaluate(a):
     from ..evaluate import evaluate
@@ -54,7 +59,8 @@ def cmd_evaluate(a):
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
     bar = sys.stdout.isatty() and a.json != '-'  # a progress bar for a person, not in a pipe or JSON on stdout
-    report = evaluate(hr, task, model, scale=a.scale, limit=a.limit, seed=a.seed, baselines=a.baselines,
+    scale = a.scale or (model.config.get('scale', 2) if model is not None else 2)
+    report = evaluate(hr, task, model, scale=scale, limit=a.limit, seed=a.seed, baselines=a.baselines,
                       classifier=clf, tile=a.tile, precision=a.precision, progress=bar)
     if a.json: emit_json(a.json, report)
     if a.json != '-': _print_report(report, a)
@@ -75,14 +81,18 @@ def _print_report(report, a):
         extra = (f"{dist[n]['fid']:>9.3f}{dist[n]['kid']*1e3:>11.3f}" if dist else '')
         extra += f"{mean[f'{n}_colorfulness']:>11.2f}" if colour else ''
         print(f"{n:<10}{mean[f'{n}_psnr']:>12.2f}{mean[f'{n}_ssim']:>9.4f}{extra}")
+    for note in report.get('notes', []): print(f'note: {note}')
     if colour: print(f"target colourfulness {mean['target_colorfulness']:.2f} (Hasler & Suesstrunk; 0 is gray)")
-    if dist: print(f"FID/KID: features of {a.classifier} on {dist[names[0]]['n_a']} 64x64 patches, against the targets")
+    if dist:
+        clf = 'the shipped classifier' if a.classifier == 'default' else a.classifier
+        print(f"FID/KID: features of {clf} on {dist[names[0]]['n_a']} 64x64 patches, against the targets")
 
 def add_fid_args(p):
     p.add_argument('a', help='image folder or file (e.g. real images)')
     p.add_argument('b', help='image folder or file (e.g. generated or restored images)')
-    p.add_argument('--classifier', required=True, help='run folder of `superres classify train`, or its model.pth: '
-                   'its own normalisation is applied, so images are compared as it was trained to see them')
+    p.add_argument('--classifier', help='run folder of `superres classify train`, or its model.pth (default: the '
+                   'shipped classifier): its own normalisation is applied, so images are compared as it was trained to '
+                   'see them')
     p.add_argument('--layer', type=int, help='body layer whose (pooled) features are compared (default: the pooled '
                    'features before the head)')
     p.add_argument('--patches', action='store_true', help='compare non-overlapping patches at native resolution '
@@ -97,7 +107,7 @@ def cmd_fid(a):
     from ..hub import load_classifier
     clf = load_classifier(a.classifier, a.trust_pickle)
     res = feature_distances(a.a, a.b, clf, layer=a.layer, patches=a.patches, size=a.size)
-    if a.json: emit_json(a.json, dict(res, a=a.a, b=a.b, classifier=a.classifier))
+    if a.json: emit_json(a.json, dict(res, a=a.a, b=a.b, classifier=a.classifier or 'default'))
     if a.json == '-': return
     print(f"FID {res['fid']:.4f}   KID {res['kid']:.6f} +- {res['kid_std']:.6f}   ({res['n_a']} vs {res['n_b']} "
           f"{'patches' if a.patches else 'images'}, {res['dim']} features)")

@@ -79,8 +79,8 @@ def cmd_classify_train(a):
 
 def add_classify_predict_args(p):
     p.add_argument('images', nargs='+', help='image files')
-    p.add_argument('--model', required=True,
-                   help='run folder written by classify train, or a model.pth/export.pkl file')
+    p.add_argument('--model', help='run folder written by classify train, or a model.pth/export.pkl file (default: '
+                   'the shipped Tiny ImageNet classifier)')
     p.add_argument('--k', type=positive(int), default=5, help='classes shown per image (default 5)')
     add_json(p, 'the top-k rows')
     add_trust(p)
@@ -101,7 +101,7 @@ def add_train_args(p):
     from ..losses import LOSSES
     from ..models import ARCHS, UNET_PRESETS
     from ..recipes import PAIRED_PIPELINES
-    add_training(p, bs=64, files='model.pth, export.pkl, results.png')
+    add_training(p, bs=64, files='model.pth, export.pkl, results.png', several=True)
     p.add_argument('--task', type=task_spec, default='superres',
                    help=task_help('restoration task') + ' (default superres)')
     p.add_argument('--arch', choices=list(ARCHS), default='tiny_unet', help='tiny_unet: added skips, starts as '
@@ -109,8 +109,13 @@ def add_train_args(p):
                    'works on the low-resolution image')
     p.add_argument('--loss', choices=list(LOSSES), default='mse', help='pixel loss, or perceptual: MSE + classifier '
                    'features (needs --classifier)')
-    p.add_argument('--classifier',
-                   help='classifier run folder or model file: pretrained encoder and perceptual features')
+    p.add_argument('--classifier', help='classifier run folder or model file: pretrained encoder and perceptual '
+                   'features (default for --loss perceptual: the shipped classifier)')
+    p.add_argument('--init', metavar='MODEL', help="fine-tune this restoration model (its arch and size; `default`: "
+                   'the shipped model of --scale, else the nearest) with the schedule of fastai\'s fine_tune: weights '
+                   'it lacks (another scale\'s tail) train alone for --freeze-epochs, then all')
+    p.add_argument('--lr-mult', type=positive(float), default=100, help="--init: fine_tune's lr_mult, how many times "
+                   'slower the loaded weights learn than the new ones once all train (default 100, as fastai)')
     p.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
     p.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: '
@@ -122,7 +127,8 @@ def add_train_args(p):
     p.add_argument('--scale', type=positive(int), choices=[2, 3, 4],
                    help='superres task: upscaling factor (default 2)')
     p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=1,
-                   help='epochs with the pretrained encoder frozen, before --epochs (default 1)')
+                   help='epochs with the pretrained encoder (or the --init weights) frozen, before --epochs '
+                   '(default 1)')
     p.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
     p.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic)')
     p.add_argument('--pipeline', choices=PAIRED_PIPELINES, default='auto', help='decoded: Tiny ImageNet decoded once '
