@@ -156,8 +156,9 @@ def test_decoded_pairs_are_the_datablock_pairs(tiny_root):
 
 def test_decoded_pairs_say_what_they_cannot_serve(tiny_root, tmp_path):
     assert decoded_pairs_unsupported(tiny_root, Downscale(3, ['bicubic', 'bilinear'], 'nearest')) is None
-    assert 'folder' in decoded_pairs_unsupported(tmp_path, Downscale(2))
-    assert '48' in decoded_pairs_unsupported(tiny_root, Downscale(2), size=48)
+    assert decoded_pairs_unsupported(tmp_path, Downscale(2), size=96) is None  # photos: crops of any size
+    assert decoded_pairs_unsupported([tiny_root, tmp_path], Downscale(2), size=48) is None
+    assert '96' in decoded_pairs_unsupported([tiny_root, tmp_path], Downscale(2), size=96)  # Tiny ImageNet is 64
     for task in ('jpeg', 'superres:down=lanczos', 'real+superres'):
         assert 'no batched form' in decoded_pairs_unsupported(tiny_root, parse_degradation(task))
     with pytest.raises(UsageError, match='`pipeline` datablock'):
