@@ -250,17 +250,17 @@ def _whole_image(data, size):
     return size == 64 and len(_sources(data)) == 1 and is_tiny_imagenet(_sources(data)[0])
 
 class PatchArrays(ImageArrays):
-    "Decoded images of any size as restoration pairs: a random, randomly transposed `size` crop (validation: centre)."
-    def __init__(self, images, size, split_idx):
+    "Decoded images of any size as pairs: a random `size` crop, randomly transposed if `augment` (validation: centre)."
+    def __init__(self, images, size, split_idx, augment=True):
         super().__init__(images, np.zeros(len(images), np.int64), split_idx)
-        self.size = size
-    def new_empty(self): return type(self)(self.x[:0], self.size, self.split_idx)
+        self.size, self.augment = size, augment
+    def new_empty(self): return type(self)(self.x[:0], self.size, self.split_idx, self.augment)
     def _crop(self, im):
         (h, w), s = im.shape[-2:], self.size
         if self.split_idx != 0: return im[:, (h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2]
         top, left = np.random.randint(h - s + 1), np.random.randint(w - s + 1)
         crop = im[:, top:top + s, left:left + s]
-        return crop.transpose(0, 2, 1) if np.random.rand() < 0.5 else crop  # with the flip: all 8 symmetries
+        return crop.transpose(0, 2, 1) if self.augment and np.random.rand() < 0.5 else crop  # + flip: 8 symmetries
     def batch(self, idxs):
         x = TensorImageLR(torch.from_numpy(np.stack([self._crop(self.x[i]) for i in idxs])))
         return x, TensorImage(x)
@@ -269,8 +269,8 @@ def _decoded_photos(files, size, progress):
     "Each distinct photo decoded once into memory; those smaller than `size` are left out, with a warning."
     arrays = {f: np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in progress_bar(
         list(dict.fromkeys(files)), display=progress, leave=False)}
-    small = [f for f, a in arrays.items() if min(a.shape[-2:]) < size]
-    if small: warnings.warn(f'{len(small)} photos are smaller than {size} pixels and are left out, e.g. {small[0]}')
+    small = {f for f, a in arrays.items() if min(a.shape[-2:]) < size}
+    if small: warnings.warn(f'{len(small)} photos are smaller than {size} pixels and are left out, e.g. {min(small)}')
     return [arrays[f] for f in files if f not in small]
 
 def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress):
@@ -286,7 +286,7 @@ def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, pr
     device = device or default_device()
     tfms = ([BatchPadCropFlip(0)] if augment else []) + [BatchDegrade(degradation), IntToFloatTensor()]
     tfms += _erasing(erase, stats, TensorImageLR)
-    loader = lambda ims, split_idx, **kw: ArrayDL(PatchArrays(ims, size, split_idx), bs=bs, after_batch=tfms,
+    loader = lambda ims, split_idx, **kw: ArrayDL(PatchArrays(ims, size, split_idx, augment), bs=bs, after_batch=tfms,
                                                   device=device, num_workers=0, **kw)
     dls = DecodedDataLoaders(loader(train, 0, shuffle=True, drop_last=True), loader(valid, 1), device=device)
     dls.stats = stats
