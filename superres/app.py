@@ -4,33 +4,60 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import NamedTuple
 
+import torch
 from PIL import Image, ImageOps
 
 from .errors import UsageError
 from .fills import SIDES
-from .hub import load_restorer
+from .hub import load_restorer, shipped_scales
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP
 
-__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'AppError', 'load_models', 'open_upload', 'restore_upload', 'ram_folder',
-           'build_app', 'launch']
+__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'QUEUE_PER_SLOT', 'RESULT_TTL', 'AppError', 'TaskModels',
+           'default_concurrency', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
 
 MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP
 MAX_UPLOAD_MB = 50.
+QUEUE_PER_SLOT = 32  # requests waiting per upscale in flight; beyond that Gradio says the queue is full
+RESULT_TTL = 300  # seconds our copy of a result is kept: Gradio copies it into its own cache as the request ends
 
 class AppError(UsageError):
     "A problem with what the user gave the app, in words they can act on."
 
+class TaskModels(NamedTuple):
+    "The models serving one task, by scale, and where they came from, as the app tells its users."
+    by_scale: dict
+    source: str
+    def pick(self, scale=None):
+        "The model for x`scale`: that scale's, else the smallest larger one (resized down), else the largest."
+        scales = sorted(self.by_scale)
+        if scale is None: return self.by_scale[scales[0]]
+        return self.by_scale[next((s for s in scales if s >= scale - 1e-9), scales[-1])]
+
+def default_concurrency():
+    "Upscales in flight: one per GPU; on CPUs two (one's decoding and encoding overlap the other's model pass) or more."
+    return torch.cuda.device_count() if torch.cuda.is_available() else max(2, (os.cpu_count() or 1) // 8)
+
+def _describe(model, source):
+    cfg = getattr(model, 'config', {})
+    return f'{source} ({cfg.get("arch", "model")}, x{cfg.get("scale", 1)})'
+
 def load_models(paths=None, trust_pickle=False):
-    "Task name -> restoration model, from run folders or model files (none: the shipped x2 superres model)."
-    models = {}
-    for p in paths or [None]:
+    "Task name -> TaskModels, from run folders or model files (none: the shipped superres models of every scale)."
+    if not paths:
+        by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
+        arch = next(iter(by_scale.values())).config.get('arch')
+        return {'superres': TaskModels(by_scale, f'the shipped {arch} models, {", ".join(f"x{s}" for s in by_scale)}')}
+    found = {}
+    for p in paths:
         m = load_restorer(p, trust_pickle)
-        models[model_degradation(m).name] = m
-    return models
+        found.setdefault(model_degradation(m).name, []).append((m.config.get('scale', 1), m, _describe(m, p)))
+    return {task: TaskModels({s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms)) for task, ms in found.items()}
 
 def open_upload(path, max_pixels=MAX_PIXELS):
     "The uploaded file as an upright PIL image, refused clearly when it is not an image or too big."
@@ -46,13 +73,19 @@ def open_upload(path, max_pixels=MAX_PIXELS):
         raise AppError(f'{Path(path).name} is not an image superres can read '
                        '(PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
 
+def _sweep(folder, age=RESULT_TTL):
+    "Remove the result folders under `folder` older than `age` seconds, so a long-running app does not fill its RAM."
+    now = time.time()
+    for d in Path(folder).glob('result-*'):
+        if now - d.stat().st_mtime > age: shutil.rmtree(d, ignore_errors=True)
+
 def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None,
                    overlap=OVERLAP, precision='auto', **inputs):
     "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
     if path is None: raise AppError('no image yet: upload or drop one first')
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
     img = open_upload(path, max_pixels)
-    model = models[task]
+    model = models[task].pick(float(scale) if scale else None)
     sr = model.config.get('scale', 1) > 1
     # entered here: autocast is per thread, and the app serves each request in its own
     with inference_precision(precision):
@@ -61,7 +94,8 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
     before = img.convert(out.mode).resize(out.size, Image.BICUBIC)
     if not sr and out.size != img.size:
         before = model_degradation(model).prepare(img.convert('RGB'), **inputs).convert(out.mode)
-    dest = Path(tempfile.mkdtemp(prefix='superres-app-', dir=out_dir))/f'{Path(path).stem}_{task}.png'
+    if out_dir is not None: _sweep(out_dir)
+    dest = Path(tempfile.mkdtemp(prefix='result-', dir=out_dir))/f'{Path(path).stem}_{task}.png'
     out.save(dest)
     status = (f'{img.width}x{img.height} -> {out.width}x{out.height} ({task})'
               + (f'; {"; ".join(notes)}' if notes else ''))
@@ -72,44 +106,68 @@ def ram_folder():
     shm = Path('/dev/shm')
     return Path(tempfile.mkdtemp(prefix='superres-app-', dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
 
+def _controls(models, task):
+    "Which controls the chosen task uses: the scale for superres models, the side and amount for outpainting."
+    model = models[task].pick()
+    return model.config.get('scale', 1) > 1, model_degradation(model).name == 'outpaint'
+
+def _passing_on(preprocess):
+    "An image input's preprocessing that hands on files Gradio cannot open, so `open_upload` says what is wrong."
+    def run(payload):
+        try: return preprocess(payload)
+        except Exception:  # whatever PIL raised inside Gradio on a file that is not an image it can read: a bare Error
+            return None if payload is None or payload.path is None else str(payload.path)
+    return run
+
 def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
-    "The Gradio Blocks UI around `models` (task name -> model); results go to `out_dir`."
+    "The Gradio Blocks UI around `models` (task name -> TaskModels); results go to `out_dir`."
     import gradio as gr
     def run(path, task, scale, side, amount, progress=gr.Progress()):
         try:
             return restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount, out_dir=out_dir,
                                   progress=lambda done, total: progress(done / total, desc=f'tile {done}/{total}'))
         except AppError as e: raise gr.Error(str(e)) from None
+    def show_controls(task):
+        sr, outpaint = _controls(models, task)
+        return gr.update(visible=sr), gr.update(visible=outpaint), gr.update(visible=outpaint)
     tasks = list(models)
+    sr, outpaint = _controls(models, tasks[0])
+    scales = sorted({s for m in models.values() for s in m.by_scale if s > 1} | {2, 3, 4})
     with gr.Blocks(title='superres', delete_cache=(300, 900)) as demo:  # uploads and results live 15 minutes at most
         gr.Markdown('# superres\nDrop an image, pick a task, compare before and after with the slider, '
                     'download the result.')
         with gr.Row():
             with gr.Column():
                 upload = gr.Image(type='filepath', label='image', sources=['upload', 'clipboard'], elem_id='upload')
-                task = gr.Dropdown(tasks, value=tasks[0], label='task')
-                scale = gr.Dropdown([2, 3, 4], value=2, label='scale (superres)')
+                upload.preprocess = _passing_on(upload.preprocess)
+                task = gr.Dropdown(tasks, value=tasks[0], label='task', elem_id='task')
+                scale = gr.Dropdown(scales, value=2, label='scale', visible=sr, elem_id='scale')
                 with gr.Row():
-                    side = gr.Dropdown(SIDES, value='right', label='side (outpaint)')
-                    amount = gr.Slider(0.05, 0.5, value=0.25, step=0.05, label='extend by (outpaint)')
+                    side = gr.Dropdown(SIDES, value='right', label='side', visible=outpaint, elem_id='side')
+                    amount = gr.Slider(0.05, 0.5, value=0.25, step=0.05, label='extend by', visible=outpaint,
+                                       elem_id='amount')
                 button = gr.Button('Restore', variant='primary', elem_id='run')
-                gr.Markdown(f'Images up to {max_pixels/1e6:.1f} MP.')
+                gr.Markdown(f'Images up to {max_pixels/1e6:.1f} MP.\n\n**Models**: '
+                            + '; '.join(f'{t}: {m.source}' for t, m in models.items()), elem_id='models')
             with gr.Column():
                 slider = gr.ImageSlider(label='before (bicubic / input) | after', type='pil', elem_id='slider')
                 result = gr.File(label='result (full-resolution PNG)', elem_id='result')
                 status = gr.Textbox(label='status', interactive=False, elem_id='status')
-        button.click(run, [upload, task, scale, side, amount], [slider, result, status])
+        task.change(show_controls, task, [scale, side, amount], api_name=False)
+        button.click(run, [upload, task, scale, side, amount], [slider, result, status], api_name='restore')
     return demo
 
 def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1',
-           max_upload_mb=MAX_UPLOAD_MB):
-    "Serve the app on localhost until interrupted; uploads and results stay in a private RAM folder, removed on exit."
+           max_upload_mb=MAX_UPLOAD_MB, concurrency=None):
+    "Serve the app until interrupted, `concurrency` upscales at a time, the rest queued; uploads stay in RAM."
     folder = ram_folder()
     os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so a terminated app still removes its folder
-    print(f'uploads and results stay in {folder} (removed on exit)', flush=True)
+    concurrency = concurrency or default_concurrency()
+    print(f'uploads and results stay in {folder} (removed on exit); {concurrency} upscale(s) at a time', flush=True)
     try:
         demo = build_app(load_models(model_paths, trust_pickle), max_pixels, out_dir=folder)
-        demo.queue().launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
-                            max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads unread
+        demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_PER_SLOT * concurrency)
+        demo.launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
+                    max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads unread
     finally: shutil.rmtree(folder, ignore_errors=True)

@@ -1,12 +1,13 @@
 """ONNX export of superres models, with any height and width, and running them back through ONNX Runtime."""
 import copy
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import UsageError
+from .errors import ModelError, UsageError
 from .files import atomic_path
 
 __all__ = ['export_onnx', 'OnnxModel', 'load_onnx']
@@ -23,26 +24,48 @@ def export_onnx(model, dest, example_size=64):
         program = torch.onnx.export(model, (x,), dynamo=True, input_names=['image'], output_names=['output'],
                                     dynamic_shapes=(dims,), verbose=False)
     proto = program.model_proto
-    onnx.helper.set_model_props(proto, {'superres_config': json.dumps(getattr(model, 'config', {}))})
+    onnx.helper.set_model_props(proto, {'superres_config': json.dumps(getattr(model, 'config', {})),
+                                        'superres_sha256': _graph_digest(proto)})
     dest = Path(dest)
     with atomic_path(dest) as tmp: onnx.save(proto, str(tmp))
     return dest
+
+def _graph_digest(proto):
+    "SHA-256 of the graph (weights included) as protobuf writes it: a file changed on disk no longer matches it."
+    return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()
+
+def _checked_proto(path):
+    "The ONNX model in `path`, refused in words when it is truncated, garbled or no longer matches its digest."
+    import onnx
+    from google.protobuf.message import DecodeError
+    def refused(why): return ModelError(f'{path} is not a usable superres ONNX model ({why}): export it again '
+                                        '(`superres export`), or pass another `model`')
+    try: proto = onnx.load(str(path))
+    except (DecodeError, ValueError, RuntimeError) as e: raise refused(f'unreadable: {str(e)[:120]}') from e
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if 'superres_sha256' in meta and _graph_digest(proto) != meta['superres_sha256']:
+        raise refused('its graph does not match its checksum: the file changed after it was exported')
+    try: config = json.loads(meta.get('superres_config', '{}'))
+    except json.JSONDecodeError as e: raise refused(f'its config is not JSON: {e}') from e
+    return proto, config, refused
 
 class OnnxModel:
     "An exported model run by ONNX Runtime, called like the PyTorch model on [0,1] NCHW tensors (tiling works as is)."
     def __init__(self, path, threads=None):
         import onnxruntime as ort
+        proto, self.config, refused = _checked_proto(path)
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.config = json.loads(meta.get('superres_config', '{}'))
+        try: self.session = ort.InferenceSession(proto.SerializeToString(), opts, providers=['CPUExecutionProvider'])
+        except Exception as e:  # ONNX Runtime's own exception types, one per failure kind, none exported
+            if not type(e).__module__.startswith('onnxruntime'): raise
+            raise refused(str(e).splitlines()[0][:160]) from e
     def eval(self): return self
     def __call__(self, x):
         out = self.session.run(None, {'image': x.detach().float().contiguous().numpy()})[0]
         return torch.from_numpy(np.ascontiguousarray(out))
 
 def load_onnx(path, threads=None):
-    "An exported `.onnx` model; needs onnxruntime."
+    "An exported `.onnx` model; needs onnx and onnxruntime."
     try: return OnnxModel(path, threads)
-    except ImportError: raise UsageError('running .onnx models needs onnxruntime: pip install onnxruntime') from None
+    except ImportError: raise UsageError('.onnx models need onnxruntime: pip install "superres[onnx]"') from None

@@ -5,7 +5,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ['cache_dir', 'atomic_path', 'atomic_write_text', 'image_extensions', 'natural_key', 'list_images']
+__all__ = ['cache_dir', 'atomic_path', 'atomic_write_text', 'PARTIAL', 'partial_files', 'image_extensions',
+           'natural_key', 'list_images']
 
 def cache_dir():
     "Where superres keeps extracted data and caches: `SUPERRES_CACHE`, else `~/.cache/superres`."
@@ -13,12 +14,14 @@ def cache_dir():
 
 image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
 
+PARTIAL = '.partial-'  # in the name of a file being written: `.{final name}.partial-{random}{suffix}`
+
 @contextmanager
 def atomic_path(path, suffix=None):
     "A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated file."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}{PARTIAL}', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -32,6 +35,15 @@ def atomic_write_text(path, text):
     "Write `text` to `path` atomically."
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
+
+def partial_files(folder):
+    "Final name -> the partial files a killed write left for it in `folder` (`atomic_path` cleans up unless killed)."
+    found = {}
+    with os.scandir(folder) as entries:
+        for e in entries:
+            if e.name.startswith('.') and PARTIAL in e.name and e.is_file():
+                found.setdefault(e.name[1:].rpartition(PARTIAL)[0], []).append(Path(e.path))
+    return found
 
 def natural_key(name):
     "Sort `img_10` after `img_9`, as a person numbering files expects."

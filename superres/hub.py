@@ -1,5 +1,7 @@
 """Model files: saving and loading weights without pickle, resolving run folders, the weights shipped in the package."""
+import hashlib
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -7,32 +9,53 @@ import torch
 from .errors import ModelError, UsageError
 from .files import atomic_path
 from .models import model_from_config, model_kind
+from .ranks import local_device
 
-__all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'save_model', 'load_model', 'resolve_model',
-           'shipped_scales', 'shipped_scale_for', 'bundled_model_file', 'is_default', 'load_any', 'load_classifier',
-           'load_restorer']
+__all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'weights_digest', 'save_model', 'load_model',
+           'resolve_model', 'shipped_scales', 'shipped_scale_for', 'bundled_model_file', 'is_default', 'load_any',
+           'load_classifier', 'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
 SHIPPED_CLASSIFIER = WEIGHTS/'classifier.pth'
 
+def weights_digest(state):
+    "SHA-256 of a state dict's names and tensor bytes, in order: a file that changed on disk no longer matches it."
+    h = hashlib.sha256()
+    for k, v in state.items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
 def save_model(model, fname, dtype=None):
-    "Weights and config in a file `torch.load(weights_only=True)` reads (no pickle); `dtype`: float16 halves its size."
+    "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
     state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
              for k, v in model.state_dict().items()}
-    with atomic_path(fname) as tmp: torch.save({'config': model.config, 'state_dict': state}, tmp)
+    with atomic_path(fname) as tmp:
+        torch.save({'config': model.config, 'state_dict': state, 'sha256': weights_digest(state)}, tmp)
     return Path(fname)
 
+def _corrupt(fname, why):
+    return ModelError(f'{fname} is not a usable superres model file ({why}): download or train it again, or pass '
+                      'another `model`')
+
 def load_model(fname):
-    "Rebuild a model saved by `save_model`, in eval mode."
+    "Rebuild a model saved by `save_model`, in eval mode; a file damaged or mixed up on disk is refused in words."
     try: saved = torch.load(fname, map_location='cpu', weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
-        raise ModelError(f'{fname} is not a superres model file (weights saved by superres, loaded without pickle): '
-                         f'{str(e).splitlines()[0][:200]}') from e
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as e:  # what torch.load raises on a truncated or garbled file
+        raise _corrupt(fname, f'not weights saved by superres: {str(e).splitlines()[0][:160]}') from e
     if not isinstance(saved, dict) or not {'config', 'state_dict'} <= saved.keys():
-        raise ModelError(f'{fname} is not a superres model file: it holds no config and state_dict')
-    model = model_from_config(saved['config'])
-    model.load_state_dict(saved['state_dict'])
+        raise _corrupt(fname, 'it holds no config and state_dict')
+    if 'sha256' in saved and weights_digest(saved['state_dict']) != saved['sha256']:
+        raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
+    try: model = model_from_config(saved['config'])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # UsageError, an unknown arch, is a ValueError
+        raise _corrupt(fname, f'its config describes no model this superres builds: {e!r}'[:300]) from e
+    try: model.load_state_dict(saved['state_dict'])
+    except RuntimeError as e:
+        raise _corrupt(fname, "its weights do not fit the architecture its config names: "
+                       f"{str(e).splitlines()[1 if len(str(e).splitlines()) > 1 else 0].strip()[:160]}") from e
     return model.eval()
 
 def resolve_model(path):
@@ -99,11 +122,11 @@ def load_classifier(path=None, trust_pickle=False):
     return model
 
 def load_restorer(path=None, trust_pickle=False, device=None, scale=None):
-    "A restoration model in eval mode on `device` (default: the GPU if any); None or `default`: the shipped x`scale`."
+    "A restoration model in eval mode on `device` (default: this process's GPU if any); None or `default`: shipped."
     if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
     model = load_any(path, trust_pickle)
     if _kind(model) != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')  # fastai's default device, without fastai
+    device = device or local_device()
     return model.to(device, memory_format=torch.channels_last)  # channels-last: faster on CPUs

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import DataError
+from .errors import DataError, UsageError
 from .files import atomic_path
 
 __all__ = ['load_rgb', 'image_peak', 'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array',
@@ -79,13 +79,22 @@ def pil_bicubic(x, size):
                         for c in x])
 
 def save_like(out, src_info, dest):
-    "Save `out` atomically, carrying the source's ICC profile and EXIF (orientation already applied)."
+    "Save `out` atomically in the format its name says, carrying the source's ICC profile and EXIF (already upright)."
     kw = {k: src_info[k] for k in ('icc_profile',) if src_info.get(k)}
     exif = src_info.get('exif')
     if exif: kw['exif'] = exif
-    fmt = Image.registered_extensions().get(Path(dest).suffix.lower(), 'PNG')
+    dest = Path(dest)
+    fmt = Image.registered_extensions().get(dest.suffix.lower(), 'PNG')
     if fmt == 'JPEG':
         if out.mode not in ('RGB', 'L'): out = out.convert('RGB')
         kw['quality'] = 95
-    with atomic_path(dest) as tmp: out.save(tmp, format=fmt, **kw)
-    return Path(dest)
+    if fmt == 'ICO':
+        if max(out.size) > 256: raise UsageError(f'{dest.name}: an ICO file holds up to 256x256 pixels and the result '
+                                                 f'is {out.width}x{out.height}; give the input another extension')
+        kw['sizes'] = [out.size]
+    with atomic_path(dest) as tmp:
+        try: out.save(tmp, format=fmt, **kw)
+        except (OSError, ValueError, KeyError) as e:  # a format that cannot store this mode, e.g. 16-bit gray as GIF
+            if isinstance(e, OSError) and e.errno is not None: raise  # a failed write: a full disk, no permission
+            out.convert('RGBA' if 'A' in out.getbands() else 'RGB').save(tmp, format=fmt, **kw)
+    return dest

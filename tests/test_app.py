@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from superres.app import AppError, load_models, open_upload, restore_upload
+from superres.app import AppError, TaskModels, build_app, load_models, open_upload, restore_upload
 from superres.models import restorer
 
 
@@ -14,7 +14,7 @@ def photo(w, h, seed=0):
 def test_restore_upload_gives_slider_pair_file_and_status(tmp_path):
     photo(40, 30).save(tmp_path/'p.png')
     calls = []
-    models = {'superres': restorer().eval()}
+    models = {'superres': TaskModels({2: restorer().eval()}, 'an untrained tiny_unet')}
     (before, after), saved, status = restore_upload(models, tmp_path/'p.png', 'superres', scale=2, tile=32, overlap=4,
                                                     progress=lambda done, total: calls.append((done, total)))
     assert before.size == after.size == (80, 60) and Image.open(saved).size == (80, 60)
@@ -29,3 +29,27 @@ def test_app_refuses_clearly(tmp_path):
         open_upload(tmp_path/'big.png', 10_000)
     with pytest.raises(AppError, match='upload or drop'): restore_upload(models, None, 'superres')
     with pytest.raises(AppError, match='no model for .jpeg.'): restore_upload(models, tmp_path/'big.png', 'jpeg')
+
+def test_shipped_models_serve_each_scale_and_say_so(tmp_path):
+    from superres.hub import shipped_scales
+    models = load_models()
+    assert sorted(models['superres'].by_scale) == shipped_scales() and 'x4' in models['superres'].source
+    photo(30, 20).save(tmp_path/'p.png')
+    for scale in (3, 4):
+        (_, after), _, status = restore_upload(models, tmp_path/'p.png', 'superres', scale=scale)
+        assert after.size == (30 * scale, 20 * scale) and 'pass' not in status  # its own model: no passes, no resize
+    assert models['superres'].pick(1.5).config['scale'] == 2 and models['superres'].pick(8).config['scale'] == 4
+
+def test_app_shows_the_controls_of_the_chosen_task():
+    pytest.importorskip('gradio')
+    from conftest import untrained_task_model
+    models = {'superres': TaskModels({2: restorer().eval()}, 'x2 run'),
+              'outpaint': TaskModels({1: untrained_task_model('outpaint')}, 'outpaint run')}
+    demo = build_app(models)
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, 'elem_id', None)}
+    assert by_id['scale'].visible and not by_id['side'].visible and not by_id['amount'].visible
+    change = next(d for d in demo.fns.values() if d.name == 'show_controls')
+    scale, side, amount = change.fn('outpaint')
+    assert scale['visible'] is False and side['visible'] is True and amount['visible'] is True
+    assert change.fn('superres')[0]['visible'] is True
+    assert 'superres: x2 run; outpaint: outpaint run' in by_id['models'].value

@@ -1,5 +1,5 @@
-"""Data-parallel training through accelerate: two real CPU processes (gloo) train together and end with identical
-weights."""
+"""Data-parallel work through accelerate: two real CPU processes (gloo) train together and end with identical weights,
+and share a folder to upscale, writing every file once and byte-identical to one process."""
 import json
 import socket
 import subprocess
@@ -55,3 +55,21 @@ def test_cli_under_accelerate_launch(tiny_root, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count('"accuracy"') == 1  # the metrics are printed once, by rank 0
     assert (out/'model.pth').is_file() and (out/'export.pkl').is_file()
+
+@pytest.mark.slow
+def test_two_processes_share_a_folder_and_write_what_one_would(sr_model, tmp_path):
+    from conftest import noise, run_cli
+    src = tmp_path/'in'; (src/'sub').mkdir(parents=True)
+    for i in range(9): noise(40 + i, 30, seed=i).save(src/('sub' if i % 3 == 0 else '.')/f'img_{i}.png')
+    (src/'broken.png').write_bytes(b'not a png')
+    one = run_cli('upscale', src, '-o', tmp_path/'one', '--model', sr_model)
+    two = accelerate_launch('-m', 'superres', 'upscale', src, '-o', tmp_path/'two', '--model', sr_model)
+    assert one.returncode == two.returncode == 1, two.stderr[-3000:]  # broken.png failed, in both
+    assert '10 images: 9 written, 0 skipped (already written), 1 failed' in two.stdout
+    assert two.stdout.count('images:') == 1 and two.stderr.count('broken.png: FAILED') == 1  # one report, rank 0's
+    outputs = sorted(p.relative_to(tmp_path/'one') for p in (tmp_path/'one').rglob('*') if p.is_file())
+    assert len(outputs) == 9 and outputs == sorted(p.relative_to(tmp_path/'two') for p in (tmp_path/'two').rglob('*')
+                                                   if p.is_file())
+    for rel in outputs: assert (tmp_path/'one'/rel).read_bytes() == (tmp_path/'two'/rel).read_bytes(), rel
+    lines = [l for l in two.stdout.splitlines() if ' -> ' in l]
+    assert len(lines) == len(set(lines)) == 9  # every file written once

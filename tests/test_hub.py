@@ -1,8 +1,10 @@
-"""Model files: weights and config without pickle, old files still load, and a model file never runs hidden code."""
+"""Model files: weights and config without pickle, old files still load, a model file never runs hidden code, and a
+damaged one (truncated, bit-flipped, wrong architecture or scale; weights or ONNX) is refused in one line."""
 import pickle
 
 import pytest
 import torch
+from conftest import noise
 from conftest import run_cli as run
 
 from superres.data import classification_dls
@@ -16,7 +18,7 @@ from superres.recipes import train_classifier
 def test_save_load_model_weights_only(tiny_root, tmp_path):
     learn = classifier_learner(classification_dls(tiny_root, classes=4, bs=8, num_workers=0), preset='cpu_small')
     f = save_model(learn.model, tmp_path/'m.pth')
-    assert set(torch.load(f, weights_only=True)) == {'config', 'state_dict'}
+    assert set(torch.load(f, weights_only=True)) == {'config', 'state_dict', 'sha256'}
     x = torch.rand(2, 3, 64, 64)
     assert torch.equal(learn.model.eval()(x), load_model(f)(x))
 
@@ -47,7 +49,7 @@ def test_malicious_model_file_is_refused_and_never_runs(tmp_path, name):
     if name.endswith('.pkl'): f.write_bytes(pickle.dumps(Payload(marker)))
     else: torch.save({'config': Payload(marker), 'state_dict': {}}, f)
     pkl = name.endswith('.pkl')
-    error, message = (UsageError, '`trust_pickle`') if pkl else (ModelError, 'not a superres model file')
+    error, message = (UsageError, '`trust_pickle`') if pkl else (ModelError, 'not a usable superres model file')
     with pytest.raises(error, match=message): load_restorer(f)
     with pytest.raises(error): load_classifier(tmp_path)  # a run folder resolves to the same file
     assert not marker.exists()
@@ -62,3 +64,40 @@ def test_trusted_pickle_loads_only_when_asked(tiny_root, tmp_path):
     model = load_any(tmp_path/'run', trust_pickle=True)
     x = torch.rand(2, 3, 64, 64)
     assert torch.allclose(model(x), learn.model.eval()(x), atol=1e-5)
+
+@pytest.fixture(scope='module')
+def model_files(tmp_path_factory):
+    "A small LR-space x2 model as weights and as ONNX, and damaged copies of both."
+    from superres.export import export_onnx
+    from superres.models import restorer
+    d = tmp_path_factory.mktemp('damaged')
+    torch.manual_seed(0)
+    model = restorer('sr_resnet', nf=8, n_blocks=1).eval()
+    good = {'pth': save_model(model, d/'model.pth'), 'onnx': export_onnx(model, d/'model.onnx')}
+    files = {}
+    weights = max(model.state_dict().values(), key=torch.Tensor.numel).numpy().tobytes()  # stored as they are
+    for kind, f in good.items():
+        data = f.read_bytes()
+        files[f'truncated.{kind}'] = data[:len(data) // 2]
+        at = data.find(weights)  # a bit of one weight
+        flipped = bytearray(data); flipped[at + len(weights) // 2 if at >= 0 else len(data) * 2 // 3] ^= 0x10
+        files[f'bitflip.{kind}'] = bytes(flipped)
+    saved = torch.load(good['pth'], weights_only=True)
+    for name, change in (('wrong_arch', {'arch': 'no_such_arch'}), ('wrong_scale', {'scale': 4})):
+        torch.save({**saved, 'config': {**saved['config'], **change}}, d/f'{name}.pth')
+    for name, data in files.items(): (d/name).write_bytes(data)
+    return d
+
+@pytest.mark.parametrize('name, why', [('truncated.pth', 'not weights saved by superres'),
+                                       ('bitflip.pth', 'do not match their checksum'),
+                                       ('wrong_arch.pth', "unknown arch 'no_such_arch'"),
+                                       ('wrong_scale.pth', 'do not fit the architecture'),
+                                       ('truncated.onnx', 'unreadable'),
+                                       ('bitflip.onnx', 'does not match its checksum')])
+def test_damaged_model_files_are_refused_in_one_line(model_files, tmp_path, capsys, name, why):
+    from superres.cli import main
+    noise(12, 8).save(tmp_path/'in.png')
+    assert main(['upscale', tmp_path/'in.png', '-o', tmp_path/'out', '--model', model_files/name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('superres: error: ') and why in err[0], err
+    assert 'not a usable superres' in err[0] and not (tmp_path/'out').exists()

@@ -49,7 +49,7 @@ def test_folder_run_reports_each_bad_file_and_writes_the_good_ones(sr_model, tmp
                      ('truncated.png', 'unreadable')):
         line = next(l for l in r.stderr.splitlines() if bad in l)
         assert 'FAILED' in line and why in line, line
-    assert '4 of 9 images failed' in r.stderr
+    assert '9 images: 5 written, 0 skipped (already written), 4 failed (listed above)' in r.stdout
     sizes = {'good.png': (40, 24), 'unicode café 画像 with spaces.jpg': (18, 14), 'one.png': (2, 2),
              'three_by_two.png': (6, 4), 'anim.gif': (16, 12)}
     for name, size in sizes.items():
@@ -124,5 +124,5 @@ def test_unreadable_file_is_reported_and_the_rest_written(sr_model, tmp_path):
     assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
     line = next(l for l in r.stderr.splitlines() if 'locked.png' in l)
     assert 'FAILED' in line and 'permission denied' in line, line
-    assert '1 of 2 images failed' in r.stderr
+    assert '2 images: 1 written, 0 skipped (already written), 1 failed' in r.stdout
     assert Image.open(tmp_path/'out'/'good.png').size == (40, 24)

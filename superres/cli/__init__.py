@@ -6,6 +6,7 @@ to a library function by name and refuses one it does not take, so the parser an
 Only the command being run gets its options built, so `superres upscale` never imports the training side.
 """
 import argparse
+import logging
 import os
 import re
 import sys
@@ -99,6 +100,7 @@ def main(argv=None):
 
     from ..errors import SuperresError
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # noise from an import of fastai
+    logging.getLogger('PIL').addHandler(logging.NullHandler())  # PIL logs about broken files; each outcome says why
     argv = sys.argv[1:] if argv is None else [str(w) for w in argv]
     p = parser(argv)
     a = p.parse_args(argv)

@@ -20,15 +20,17 @@ __all__ = ['add_upscale_args', 'cmd_upscale', 'add_restore_args', 'cmd_restore',
            'add_export_args', 'cmd_export', 'add_app_args', 'cmd_app']
 
 def _report(rows):
-    "Print one line per image; exit status 1 with a count when some failed."
-    for src, dest, notes in rows:
-        if dest is None: print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
+    "One line per image, then what became of them all (printed by one process of several); exit status 1 on failures."
+    from ..ranks import rank
+    failed = any(r.status == 'failed' for r in rows)
+    if rank() != 0: return 1 if failed else None
+    for src, dest, status, notes in rows:
+        if status == 'failed': print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
         else: print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
-    failed = [src for src, dest, _ in rows if dest is None]
-    if failed:
-        print(f'superres: {len(failed)} of {len(rows)} images failed (listed above); the others were written',
-              file=sys.stderr)
-        return 1
+    count = {s: sum(r.status == s for r in rows) for s in ('written', 'skipped', 'failed')}
+    print(f'{len(rows)} images: {count["written"]} written, {count["skipped"]} skipped (already written), '
+          f'{count["failed"]} failed' + (' (listed above)' if count['failed'] else ''))
+    return 1 if failed else None
 
 def _restore_files(a, task, scale=None, **inputs):
     from ..folders import restore_files
@@ -112,6 +114,8 @@ def add_app_args(p):
                    '(default 4000000)')
     p.add_argument('--max-upload-mb', type=positive(float), default=50., help='largest upload accepted, in MiB '
                    '(default 50): bigger files are refused before they are read')
+    p.add_argument('--concurrency', type=positive(int), help='upscales run at once, the rest queued with their '
+                   'position shown (default: one per GPU, else 2, or one per 8 CPU cores where more)')
     add_trust(p)
 
 def cmd_app(a):
