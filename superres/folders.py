@@ -13,7 +13,7 @@ from fastprogress.fastprogress import progress_bar
 from PIL import Image, ImageOps
 
 from .degradations import parse_degradation, task_degradation
-from .errors import SuperresError, UsageError
+from .errors import DataError, SuperresError, UsageError
 from .files import atomic_write_text, list_images, partial_files
 from .hub import weights_digest
 from .images import save_like, split_alpha
@@ -39,6 +39,7 @@ def _read_error(e):
     if isinstance(e, FileNotFoundError): return 'no such file' if e.filename else str(e)
     if isinstance(e, PermissionError): return 'permission denied'
     if isinstance(e, Image.DecompressionBombError): return f'{e} (a decompression bomb?)'
+    if isinstance(e, SuperresError): return str(e)
     return f'unreadable image: {e}'
 
 def _jobs(inputs, out_dir):
@@ -79,13 +80,25 @@ class _Partials:
 
 # what PIL raises on a file whose bytes are garbled: caught around reading only, never around the model
 CORRUPT = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
-           Image.DecompressionBombError)
+           Image.DecompressionBombError, DataError)
+
+BOMB_PIXELS_PER_BYTE = 1000  # over PIL's bomb threshold, a file decoding to more pixels per byte is refused
+
+def _check_bomb(src, im):
+    "Refuse an image over PIL's decompression-bomb threshold that decodes from far fewer bytes than a photo needs."
+    w, h = im.size
+    size = Path(src).stat().st_size
+    if w * h > Image.MAX_IMAGE_PIXELS and w * h > BOMB_PIXELS_PER_BYTE * size:
+        raise DataError(f'{w}x{h} pixels ({w*h/1e6:.0f} MP) from a file of {size/1e3:.0f} KB: a decompression bomb? '
+                        f'(over {Image.MAX_IMAGE_PIXELS/1e6:.0f} MP, an image must hold a byte per '
+                        f'{BOMB_PIXELS_PER_BYTE} pixels)')
 
 def _read(src):
     "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
     with warnings.catch_warnings():  # PIL's warnings on odd files: the outcome says what matters, in one line
         warnings.simplefilter('ignore')
         with Image.open(src) as im:
+            _check_bomb(src, im)
             note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
             upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
             upright.load()

@@ -59,7 +59,7 @@ def test_predict_missing_model_and_bad_image(tmp_path):
     assert r.returncode == 2 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'bad.pth').write_text('not a model')
     r = run('classify', 'predict', 'x.jpg', '--model', tmp_path/'bad.pth')
-    assert r.returncode == 2 and 'not a superres model' in r.stderr
+    assert r.returncode == 2 and 'not a usable superres model' in r.stderr
 
 @pytest.mark.slow
 @pytest.mark.parametrize('args,message', [
