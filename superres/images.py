@@ -96,5 +96,9 @@ def save_like(out, src_info, dest):
         try: out.save(tmp, format=fmt, **kw)
         except (OSError, ValueError, KeyError) as e:  # a format that cannot store this mode, e.g. 16-bit gray as GIF
             if isinstance(e, OSError) and e.errno is not None: raise  # a failed write: a full disk, no permission
-            out.convert('RGBA' if 'A' in out.getbands() else 'RGB').save(tmp, format=fmt, **kw)
+            try: out.convert('RGBA' if 'A' in out.getbands() else 'RGB').save(tmp, format=fmt, **kw)
+            except (OSError, ValueError, KeyError) as again:  # the format's own limits, e.g. WebP's 16383 pixels
+                if isinstance(again, OSError) and again.errno is not None: raise
+                raise UsageError(f'{dest.name}: {fmt} cannot hold this {out.width}x{out.height} result ({again}); '
+                                 'give the input another extension') from None
     return dest
