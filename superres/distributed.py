@@ -4,17 +4,17 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.distributed as dist
-from fastai.torch_core import num_distrib, rank_distrib
 
 from .errors import UsageError
+from .ranks import rank, world_size
 
 __all__ = ['is_distributed', 'is_main_process', 'main_process_first', 'from_main_process', 'data_parallel']
 
 def is_distributed():
     "Whether this process is one of several launched together (`accelerate launch`, torchrun)."
-    return num_distrib() > 1
+    return world_size() > 1
 
-def is_main_process(): return rank_distrib() == 0
+def is_main_process(): return rank() == 0
 
 def main_process_first():
     "A context where rank 0 goes first (building caches, extracting zips) and the others then reuse its work."
