@@ -1,5 +1,7 @@
 """Test fixtures: a generated Tiny ImageNet in the official layout, and a private cache folder."""
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -120,3 +122,15 @@ def sr_model(tmp_path_factory):
     f = tmp_path_factory.mktemp('model')/'model.pth'
     save_model(restorer().eval(), f)
     return f
+
+def chromium():
+    "Debian's Chromium for the browser tests; CI must have it."
+    exe = os.environ.get('CHROMIUM') or shutil.which('chromium') or shutil.which('chromium-browser')
+    if exe: return exe
+    if os.environ.get('CI'): pytest.fail('CI must run the browser test: install chromium (apt-get install chromium)')
+    pytest.skip('no chromium on this machine (apt-get install chromium)')
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]

@@ -1,12 +1,12 @@
 """Data-parallel work through accelerate: two real CPU processes (gloo) train together and end with identical weights,
 and share a folder to upscale, writing every file once and byte-identical to one process."""
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import free_port
 
 RANK_WEIGHTS = '''
 import sys, torch
@@ -15,11 +15,6 @@ from superres.recipes import train_classifier
 learn = train_classifier(sys.argv[1], data=sys.argv[2], preset='cpu_small', classes=3, epochs=2, bs=2, seed=0)
 torch.save(learn.model.state_dict(), f'{sys.argv[1]}/rank{rank_distrib()}.pt')
 '''
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 def accelerate_launch(*args):
     """`accelerate launch` of two processes; `--multi_gpu` is accelerate's multi-process launcher, on a machine without

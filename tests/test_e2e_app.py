@@ -2,7 +2,6 @@
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -11,22 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import chromium, free_port
 from PIL import Image
 
 
 def photo(w, h, seed=0):
     return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
-
-def chromium():
-    exe = os.environ.get('CHROMIUM') or shutil.which('chromium') or shutil.which('chromium-browser')
-    if exe: return exe
-    if os.environ.get('CI'): pytest.fail('CI must run the browser test: install chromium (apt-get install chromium)')
-    pytest.skip('no chromium on this machine (apt-get install chromium)')
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 @pytest.fixture
 def app_url(tmp_path):
