@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import nbformat
@@ -82,9 +83,9 @@ def api_page(module):
     return page, '\n'.join(parts), [(e.module, e.line) for e in entries]
 
 def source_markdown(module, anchors):
-    "A module's source as numbered listings split at the `anchors` (line numbers), each anchored `L<line>`."
+    "A module's source as numbered listings split at the `anchors` (1-based line numbers), each anchored `L<line>`."
     lines = Path(module.__file__).read_text().splitlines()
-    starts = sorted(set(anchors) - {0})
+    starts = sorted({line - 1 for line in anchors} - {0})
     blocks = [f'# {Path(module.__file__).relative_to(ROOT).as_posix()}\n']
     for a, b in zip([0] + starts, starts + [len(lines)]):
         code = '\n'.join(lines[a:b]).rstrip()
@@ -160,18 +161,20 @@ def write_sources(src, notebooks, modules, timeout):
     if src.exists(): shutil.rmtree(src)
     (src/'nbs').mkdir(parents=True)
     git_url, pages = get_config().git_url, link_map(modules)
-    write = lambda rel, text: (src/rel).parent.mkdir(parents=True, exist_ok=True) or (src/rel).write_text(text)
+    def write(rel, data):
+        (src/rel).parent.mkdir(parents=True, exist_ok=True)
+        (src/rel).write_bytes(data) if isinstance(data, bytes) else (src/rel).write_text(data)
     for repo_path, site_path in PAGES.items():
         write(site_path, rewrite_links((ROOT/repo_path).read_text(), repo_path, site_path, pages, git_url))
     shutil.copytree(ROOT/'docs'/'images', src/'images')
     write('superres.css', '.source-link { float: right; font-size: smaller; }\n')
     write('cli.md', cli_markdown())
-    anchors = {m: [] for m in modules}
+    anchors = defaultdict(list)
     for m in modules:
         page, text, lines = api_page(m)
         write(page, text)
-        for module, line in lines: anchors.setdefault(module, []).append(line)
-    for m in modules: write(source_page(m), source_markdown(m, [line - 1 for line in anchors[m]]))
+        for module, line in lines: anchors[module].append(line)
+    for m in modules: write(source_page(m), source_markdown(m, anchors[m]))
     for path in notebooks:
         start = time.perf_counter()
         nb = execute_notebook(path, timeout)
@@ -179,7 +182,7 @@ def write_sources(src, notebooks, modules, timeout):
         md, pictures = notebook_markdown(nb, path.stem)
         carried = pages | {f'nbs/{name}': f'nbs/{name}' for name in pictures}
         write(f'nbs/{path.stem}.md', rewrite_links(md, f'nbs/{path.name}', f'nbs/{path.stem}.md', carried, git_url))
-        for name, data in pictures.items(): write(f'nbs/{name}', '') or (src/'nbs'/name).write_bytes(data)
+        for name, data in pictures.items(): write(f'nbs/{name}', data)
         print(f'{path.name}: executed and rendered in {time.perf_counter() - start:.0f} s', flush=True)
 
 def build(src=ROOT/'build'/'docs', site=ROOT/'site', notebooks=NOTEBOOKS, timeout=900):
