@@ -13,17 +13,18 @@ from PIL import Image, ImageOps
 
 from .errors import UsageError
 from .fills import SIDES
-from .hub import load_restorer, shipped_scales
+from .hub import SHIPPED_NAMED, load_restorer, shipped_scales
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP
 
-__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'QUEUE_PER_SLOT', 'RESULT_TTL', 'AppError', 'TaskModels',
+__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'QUEUE_PER_SLOT', 'RESULT_TTL', 'REAL_PHOTO', 'AppError', 'TaskModels',
            'default_concurrency', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
 
 MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP
 MAX_UPLOAD_MB = 50.
 QUEUE_PER_SLOT = 32  # requests waiting per upscale in flight; beyond that Gradio says the queue is full
+REAL_PHOTO = 'real photo'  # the task name the app shows for the shipped real-photo model
 RESULT_TTL = 300  # seconds our copy of a result is kept: Gradio copies it into its own cache as the request ends
 
 class AppError(UsageError):
@@ -52,7 +53,13 @@ def load_models(paths=None, trust_pickle=False):
     if not paths:
         by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
         arch = next(iter(by_scale.values())).config.get('arch')
-        return {'superres': TaskModels(by_scale, f'the shipped {arch} models, {", ".join(f"x{s}" for s in by_scale)}')}
+        scales = ', '.join(f'x{s}' for s in by_scale)
+        models = {'superres': TaskModels(by_scale, f'the shipped {arch} models, {scales}')}
+        if SHIPPED_NAMED['real'].is_file():
+            real = load_restorer('real')
+            models[REAL_PHOTO] = TaskModels({real.config['scale']: real}, 'the shipped real-photo model (x4, '
+                                            'trained on noisy, blurred, JPEG-compressed inputs, then GAN-sharpened)')
+        return models
     found = {}
     for p in paths:
         m = load_restorer(p, trust_pickle)

@@ -47,7 +47,7 @@ class CSVHistory(Callback):
 CHECKPOINT = 'checkpoint.pth'
 
 class Checkpoint(Callback):
-    "After every epoch, atomically: shareable weights (model.pth) and what `--resume` needs (optimiser, epoch, steps)."
+    "After every epoch, atomically: shareable weights (model.pth, a GAN's critic.pth) and what `--resume` needs."
     order = 52
     def __init__(self, out, steps=0, phase=0): self.out, self.steps, self.phase = Path(out), steps, phase
     def after_batch(self):
@@ -55,7 +55,8 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if _skipped(self) or not is_main_process(): return
         model = getattr(self.learn.model, 'module', self.learn.model)  # unwrapped when data-parallel
-        save_model(model, self.out/'model.pth')
+        save_model(getattr(model, 'generator', model), self.out/'model.pth')  # a GAN's generator alone: it ships
+        if hasattr(model, 'critic'): save_model(model.critic, self.out/'critic.pth')  # for a later fine-tune
         # `L`s and numpy scalars become plain types: the file loads with weights_only=True
         opt = self.learn.opt.state_dict()
         plain = lambda d: {k: v.item() if hasattr(v, 'item') and not torch.is_tensor(v) else v for k, v in d.items()}

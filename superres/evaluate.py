@@ -4,7 +4,7 @@ import random
 from fastprogress.fastprogress import progress_bar
 from PIL import Image, ImageOps
 
-from .degradations import FILTERS, parse_degradation
+from .degradations import FILTERS, parse_degradation, task_degradation
 from .errors import UsageError
 from .files import list_images
 from .images import image_to_tensor
@@ -21,13 +21,18 @@ def _as8bit(t):
 
 class _SRProtocol:
     "Standard SR protocol: HR cropped to a multiple of `scale`, PIL bicubic LR, Y-channel PSNR/SSIM, `scale` shaved."
-    def __init__(self, scale, baselines):
-        self.scale, self.baselines, self.notes = scale, list(baselines), set()
+    def __init__(self, scale, baselines, deg=None, seed=0):
+        "`deg`: a chain such as `real+superres` makes image i's LR instead of plain bicubic, with `seed + i`."
+        self.scale, self.baselines, self.notes, self.seed = scale, list(baselines), set(), seed
+        self.deg = None if deg is None else task_degradation(deg, scale, lr_input=True)
+    def lr(self, hr, i):
+        if self.deg is None: return hr.resize((hr.width // self.scale, hr.height // self.scale), Image.BICUBIC)
+        return self.deg(hr, random.Random(self.seed + i))
     def case(self, target, i, model, tile):
         "(target, {method: output}) for one clean image."
         s = self.scale
         hr = target.crop((0, 0, target.width - target.width % s, target.height - target.height % s))
-        lr = hr.resize((hr.width // s, hr.height // s), Image.BICUBIC)
+        lr = self.lr(hr, i)
         outs = {b: lr.resize(hr.size, FILTERS[b]) for b in self.baselines}
         if model is not None:
             outs['model'], notes = upscale_image(model, lr, s, tile=tile)
@@ -36,7 +41,9 @@ class _SRProtocol:
     def score(self, out, targ):
         return dict(psnr=psnr_y(out[None], targ[None], shave=self.scale),
                     ssim=ssim_y(out[None], targ[None], shave=self.scale))
-    def report(self): return dict(scale=self.scale, notes=sorted(self.notes))
+    def report(self):
+        return dict(scale=self.scale, notes=sorted(self.notes),
+                    **(dict(task=self.deg.spec, seed=self.seed) if self.deg is not None else {}))
 
 class _TaskProtocol:
     "A restoration task: image i degraded with `seed + i`, RGB PSNR/SSIM (and colourfulness for colorize)."
@@ -63,7 +70,8 @@ def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, b
              tile=None, precision='fp32', progress=True):
     "Score `model` (None: the baselines only) and the baselines on clean `images`: per image, means, FID/KID if asked."
     deg = parse_degradation(task)
-    protocol = _SRProtocol(scale, baselines) if deg.scale > 1 else _TaskProtocol(deg, seed)
+    chain = deg if deg.name != 'superres' else None  # degraded beyond the downscale, e.g. real+superres
+    protocol = _SRProtocol(scale, baselines, chain, seed) if deg.scale > 1 else _TaskProtocol(deg, seed)
     files = list_images(images)[:limit]
     if not files: raise UsageError(f'no images in {images}')
     names = protocol.baselines + (['model'] if model is not None else [])

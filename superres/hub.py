@@ -11,13 +11,14 @@ from .files import atomic_path
 from .models import model_from_config, model_kind
 from .ranks import local_device
 
-__all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'weights_digest', 'save_model', 'load_model',
-           'resolve_model', 'shipped_scales', 'shipped_scale_for', 'bundled_model_file', 'is_default', 'load_any',
-           'load_classifier', 'load_restorer']
+__all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
+           'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'shipped_scale_for',
+           'bundled_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier', 'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
 SHIPPED_CLASSIFIER = WEIGHTS/'classifier.pth'
+SHIPPED_NAMED = {'real': WEIGHTS/'real_x4.pth'}  # `model` names of shipped models beside the default superres ones
 
 def weights_digest(state):
     "SHA-256 of a state dict's names and tensor bytes, in order: a file that changed on disk no longer matches it."
@@ -27,12 +28,16 @@ def weights_digest(state):
         h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
+def _cast(state, dtype):
+    return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
+
 def save_model(model, fname, dtype=None):
     "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
-    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
-             for k, v in model.state_dict().items()}
-    with atomic_path(fname) as tmp:
-        torch.save({'config': model.config, 'state_dict': state, 'sha256': weights_digest(state)}, tmp)
+    state, parent = _cast(model.state_dict(), dtype), getattr(model, 'parent_weights', None)
+    saved = {'config': model.config, 'state_dict': state}
+    if parent is not None: saved['parent_state_dict'] = _cast(parent, dtype)  # a GAN model's PSNR parent: `strength`
+    digest = weights_digest(state) + (weights_digest(saved['parent_state_dict']) if parent is not None else '')
+    with atomic_path(fname) as tmp: torch.save({**saved, 'sha256': digest}, tmp)
     return Path(fname)
 
 def _corrupt(fname, why):
@@ -47,7 +52,9 @@ def load_model(fname):
         raise _corrupt(fname, f'not weights saved by superres: {str(e).splitlines()[0][:160]}') from e
     if not isinstance(saved, dict) or not {'config', 'state_dict'} <= saved.keys():
         raise _corrupt(fname, 'it holds no config and state_dict')
-    if 'sha256' in saved and weights_digest(saved['state_dict']) != saved['sha256']:
+    parent = saved.get('parent_state_dict')
+    digest = weights_digest(saved['state_dict']) + (weights_digest(parent) if parent is not None else '')
+    if 'sha256' in saved and digest != saved['sha256']:
         raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
     try: model = model_from_config(saved['config'])
     except (KeyError, TypeError, ValueError, AttributeError) as e:  # UsageError, an unknown arch, is a ValueError
@@ -56,7 +63,20 @@ def load_model(fname):
     except RuntimeError as e:
         raise _corrupt(fname, "its weights do not fit the architecture its config names: "
                        f"{str(e).splitlines()[1 if len(str(e).splitlines()) > 1 else 0].strip()[:160]}") from e
+    if parent is not None: model.parent_weights = _cast(parent, torch.float32)
     return model.eval()
+
+def blend_with_parent(model, strength):
+    "ESRGAN's network interpolation, in place: `strength` 1 keeps a GAN model's weights, 0 gives its PSNR parent's."
+    parent = getattr(model, 'parent_weights', None)
+    if parent is None:
+        raise UsageError('`strength` blends a GAN-trained model with the PSNR model it started from, and this model '
+                         'holds none: use it without `strength`, or with `model` real, which holds both')
+    if not 0 <= strength <= 1: raise UsageError(f'`strength` must be between 0 and 1, not {strength:g}')
+    own = model.state_dict()
+    model.load_state_dict({k: torch.lerp(parent[k].to(v), v, strength) if v.is_floating_point() else v
+                           for k, v in own.items()})
+    return model
 
 def resolve_model(path):
     "The model file for `path`: the file itself, or the weights a training run wrote into its folder."
@@ -92,6 +112,13 @@ def is_default(path):
     "Whether `path` asks for a shipped model: None, or `default` where no such file or folder exists."
     return path is None or (str(path) == 'default' and not Path(path).exists())
 
+def shipped_named(path):
+    "The shipped file that `path` names (`real`, where no such file or folder exists), else None."
+    if str(path) not in SHIPPED_NAMED or Path(path).exists(): return None
+    f = SHIPPED_NAMED[str(path)]
+    if not f.is_file(): raise ModelError(f'this installation has no shipped {path} model ({f}); pass `model` (a run)')
+    return f
+
 def load_any(path, trust_pickle=False):
     "A superres model in eval mode: weights without pickle, ONNX (onnxruntime), or a pickled learner if `trust_pickle`."
     path = resolve_model(path)
@@ -121,10 +148,12 @@ def load_classifier(path=None, trust_pickle=False):
                          '(`superres classify train`).')
     return model
 
-def load_restorer(path=None, trust_pickle=False, device=None, scale=None):
-    "A restoration model in eval mode on `device` (default: this process's GPU if any); None or `default`: shipped."
+def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None):
+    "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
     if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
+    path = shipped_named(path) or path
     model = load_any(path, trust_pickle)
+    if strength is not None: blend_with_parent(model, strength)
     if _kind(model) != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU

@@ -25,8 +25,8 @@ from .registry import Registry
 
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
            'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS', 'RFDN_PRESETS',
-           'ARCHS', 'takes_lr', 'restorer_config', 'restorer', 'restorer_from_config', 'model_kind',
-           'model_from_config']
+           'ARCHS', 'takes_lr', 'restorer_config', 'restorer', 'restorer_from_config', 'critic_config',
+           'critic_min_size', 'critic_from_config', 'model_kind', 'model_from_config']
 
 class Classifier(nn.Sequential):
     "A ResNet classifier: `contract` (its Normalizer), `stem`, `stages`, `head`; timm's forward_features/forward_head."
@@ -239,10 +239,26 @@ def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides)
     cfg = restorer_config(arch, encoder=classifier_model.config, **overrides)
     return restorer_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 
+def critic_config(nf=32, n_blocks=3, p=0.15):
+    "Config of a GAN critic: fastai's `gan_critic` (spectral norm, self-attention), `nf` features in its first layer."
+    return dict(kind='critic', arch='gan_critic', nf=nf, n_blocks=n_blocks, p=p, mean=(0.5,)*3, std=(0.25,)*3)
+
+def critic_min_size(cfg):
+    "The smallest image side the critic takes: each block halves it, down to the 4x4 of its last conv."
+    return 4 * 2 ** (cfg['n_blocks'] + 1)
+
+def critic_from_config(cfg):
+    "A critic of [0,1] images, one logit per patch: normalised as the restorers normalise, then fastai's `gan_critic`."
+    from fastai.vision.gan import gan_critic  # fastai's GAN module imports its training side: only critics need it
+    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std']), gan_critic(3, cfg['nf'], cfg['n_blocks'], cfg['p']))
+    model.config = cfg
+    return model
+
 def model_kind(cfg):
-    "`classifier` or `restorer`, as the config says (files saved before configs named their kind: by their fields)."
+    "`classifier`, `restorer` or `critic`, as the config says (files saved before configs named their kind: by fields)."
     return cfg.get('kind') or ('restorer' if 'arch' in cfg else 'classifier')
 
 def model_from_config(cfg):
     "Rebuild any superres model from its saved config (weights are loaded separately)."
-    return restorer_from_config(cfg) if model_kind(cfg) == 'restorer' else classifier_from_config(cfg)
+    build = dict(restorer=restorer_from_config, critic=critic_from_config).get(model_kind(cfg), classifier_from_config)
+    return build(cfg)

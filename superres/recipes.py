@@ -14,9 +14,10 @@ from .degradations import task_degradation
 from .distributed import data_parallel, is_main_process, main_process_first
 from .errors import UsageError
 from .files import atomic_write_text
+from .gan import CRITIC_THRESH, GAN_WEIGHT, gan_learner, load_critic
 from .hub import load_classifier, load_restorer, save_model
 from .learner import classifier_learner, export_learner, restoration_learner
-from .models import ARCHS
+from .models import ARCHS, critic_min_size
 from .plots import plot_history, show_results_png
 
 __all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer']
@@ -37,15 +38,16 @@ def fine_tune_phases(lr, lr_mult=100, pct_start=0.3, div=5.):
     return dict(lr_max=slice(lr), pct_start=0.99), dict(lr_max=slice(lr / 2 / lr_mult, lr / 2), pct_start=pct_start,
                                                         div=div)
 
-def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, **one_cycle):
+def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, last=True, **one_cycle):
     "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
     checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
     checkpoint.phase, learn.resume_epoch = phase, 0
     if ckpt is not None and ckpt['phase'] > phase: return  # finished before the interruption
     if ckpt is not None and ckpt['phase'] == phase:
-        if ckpt['epoch'] >= n_epoch:
+        if ckpt['epoch'] >= n_epoch and last:
             raise UsageError(f'the checkpoint in {checkpoint.out} is of a finished run: nothing to resume')
         learn.model.load_state_dict(ckpt['model'])
+        if ckpt['epoch'] >= n_epoch: return  # interrupted between this phase's last epoch and the next phase's first
         learn.create_opt()
         learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
         learn.resume_epoch = ckpt['epoch']
@@ -75,7 +77,7 @@ def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=(), phase=1, f
     frozen_cycle, cycle = fine_tune_phases(lr, lr_mult) if fine_tune else ({}, {})
     if frozen:
         learn.freeze()
-        fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt, **frozen_cycle)
+        fit_phase(learn, frozen, lr, logs, phase=0, ckpt=ckpt, last=False, **frozen_cycle)
         learn.unfreeze()
     clock = [TimeBudget(max(0., budget - (time.perf_counter() - start)))] if budget else []
     fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=phase, ckpt=ckpt, **cycle)
@@ -131,9 +133,14 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
                    pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None,
                    bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=0.25,
                    feature_layers=None, precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False,
-                   pipeline='auto', init=None, lr_mult=100):
+                   pipeline='auto', init=None, lr_mult=100, gan=False, gan_weight=GAN_WEIGHT, critic=None,
+                   critic_thresh=CRITIC_THRESH):
     "The restoration recipe: paired data for `task`, net, loss; fine-tuned from `init` (`default`: the shipped one)."
+    if gan and init is None:
+        raise UsageError('`gan` fine-tunes a trained generator, as fastai\'s recipe does: pass `init` (a model of this '
+                         'task, e.g. a run trained with the same task and a pixel or perceptual loss)')
     out, ckpt = _start(out, seed, resume, budget)
+    critic = _critic(critic, size) if gan else None  # after seeding: a new critic starts the same every run
     clf = load_classifier(classifier, trust_pickle) if classifier or loss == 'perceptual' else None
     base = load_restorer(init, trust_pickle, device='cpu', scale=scale) if init is not None else None
     if base is not None: arch = base.config['arch']
@@ -143,10 +150,29 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                                 feature_layers=feature_layers, precision=precision, path=out, init_model=base)
     encoder = clf is not None and pretrained and ARCHS[arch].encoder and base is None
-    frozen = freeze_epochs if encoder or (base is not None and learn.new_params) else 0
-    run = _fit(learn, out, ckpt, epochs, lr, budget, frozen=frozen, fine_tune=base is not None, lr_mult=lr_mult)
+    frozen = freeze_epochs if encoder or gan or (base is not None and learn.new_params) else 0
+    fit_learn = _gan(learn, base, critic, gan_weight, critic_thresh, precision) if gan else learn
+    run = _fit(fit_learn, out, ckpt, epochs, lr, budget, frozen=frozen, fine_tune=base is not None and not gan,
+               lr_mult=lr_mult)
     if is_main_process():
         show_results_png(learn, out/'results.png')
+        if gan: save_model(fit_learn.model.critic, out/'critic.pth')
         _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, arch=arch, loss=loss, task=deg.spec,
-                    scale=deg.scale)
+                    scale=deg.scale, **(dict(gan_weight=gan_weight) if gan else {}))
     return learn
+
+def _critic(path, size):
+    "The critic of a `gan` run (new, or an earlier run's), checked to judge crops of `size`."
+    critic = load_critic(path)
+    if size < critic_min_size(critic.config):
+        raise UsageError(f'`gan` needs a `size` of at least {critic_min_size(critic.config)}, the smallest image its '
+                         f'critic judges, not {size}')
+    return critic
+
+def _gan(learn, base, critic, weight, critic_thresh, precision):
+    "The GAN learner around `learn`, its generator remembering `base`'s weights as the PSNR parent of `strength`."
+    if learn.new_params:
+        raise UsageError('`gan` fine-tunes a generator of the same task and scale as `init`: train that first, '
+                         f'then fine-tune it with `gan` (`init` lacks {len(learn.new_params)} of its weights)')
+    learn.model.parent_weights = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    return gan_learner(learn, critic, weight, critic_thresh, precision)

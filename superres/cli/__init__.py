@@ -100,6 +100,8 @@ def main(argv=None):
 
     from ..errors import SuperresError
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # noise from an import of fastai
+    # fastai's own GANTrainer names its networks as the GAN learner does, and warns about it at every fit
+    warnings.filterwarnings('ignore', message=r'You are shadowing an attribute \((generator|critic|gen_mode)\)')
     logging.getLogger('PIL').addHandler(logging.NullHandler())  # PIL logs about broken files; each outcome says why
     argv = sys.argv[1:] if argv is None else [str(w) for w in argv]
     p = parser(argv)

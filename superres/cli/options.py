@@ -7,7 +7,7 @@ import json
 
 __all__ = ['Parser', 'positive', 'probability', 'task_spec', 'task_help', 'META', 'call', 'emit_json', 'add_data',
            'add_skip_bad', 'add_trust', 'add_precision', 'add_json', 'add_tiling', 'add_image_io', 'add_model',
-           'add_training', 'add_tta', 'task_model']
+           'add_strength', 'add_training', 'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -101,7 +101,12 @@ def add_tta(p):
                    'each image and average them; 8x the time for a small gain (BENCHMARKS.md)')
 
 def add_model(p, what):
-    p.add_argument('--model', help=f'run folder written by {what}, or its model.pth / model.onnx / export.pkl')
+    p.add_argument('--model', help=f'run folder written by {what}, or its model.pth / model.onnx / export.pkl; '
+                   'real: the shipped x4 model for real photos (noisy, blurred, JPEG; GAN-sharpened)')
+
+def add_strength(p):
+    p.add_argument('--strength', type=probability, help='a GAN model (--model real) blended with the PSNR model it '
+                   'was fine-tuned from: 1 all GAN texture, 0 the PSNR model, smoother and more faithful (default 1)')
 
 def add_training(p, bs, files, several=False):
     "What both training commands take: run folder, schedule, batch, precision, seed, resume."
@@ -122,17 +127,17 @@ def add_training(p, bs, files, several=False):
     add_data(p, several=several)
     add_skip_bad(p)
 
-def task_model(model, task, trust_pickle=False, scale=None):
+def task_model(model, task, trust_pickle=False, scale=None, strength=None):
     "The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for."
     from ..errors import UsageError
     from ..hub import is_default, load_restorer
     from ..inference import model_degradation
-    if is_default(model) and task is not None and task.name != 'superres':
+    if is_default(model) and task is not None and task.scale == 1:
         raise UsageError(f'superres ships superres models only: train one with `superres train '
                          f'--task {task.spec} --out RUN` and pass --model RUN')
-    loaded = load_restorer(model, trust_pickle, scale=scale)
+    loaded = load_restorer(model, trust_pickle, scale=scale, strength=strength)
     trained = model_degradation(loaded)
-    if task is not None and task.name != trained.name:
+    if task is not None and task.name != trained.name and min(task.scale, trained.scale) == 1:  # upscalers all upscale
         raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a model trained '
                          f'with --task {task.name}')
     return loaded

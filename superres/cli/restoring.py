@@ -6,6 +6,7 @@ from .options import (
     add_image_io,
     add_model,
     add_precision,
+    add_strength,
     add_tiling,
     add_trust,
     add_tta,
@@ -36,7 +37,7 @@ def _restore_files(a, task, scale=None, **inputs):
     from ..folders import restore_files
     from ..inference import SelfEnsemble
     from ..precision import inference_precision
-    model = task_model(a.model, task, a.trust_pickle, scale)
+    model = task_model(a.model, task, a.trust_pickle, scale, a.strength)
     if a.tta: model = SelfEnsemble(model)
     with inference_precision(a.precision):
         return _report(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile, overlap=a.overlap,
@@ -45,6 +46,7 @@ def _restore_files(a, task, scale=None, **inputs):
 def add_upscale_args(p):
     add_image_io(p, 'upscaled')
     add_model(p, 'superres train (default: the shipped model for --scale)')
+    add_strength(p)
     p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own; the shipped models: "
                    'x2, x3, x4, other scales by the next larger one, resized down)')
     add_tta(p)
@@ -60,6 +62,7 @@ def add_restore_args(p):
     expected = 'the task expected of --model (checked; default: whatever the model was trained for)'
     p.add_argument('--task', type=task_spec, help=task_help(expected))
     add_model(p, 'superres train --task ... (default: the shipped x2 superres model)')
+    add_strength(p)
     p.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG '
                    'masks (as `superres degrade` writes); only a fill=gray model takes images with gray holes and '
                    'no mask')

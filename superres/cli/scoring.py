@@ -6,6 +6,7 @@ from .options import (
     add_json,
     add_model,
     add_precision,
+    add_strength,
     add_tiling,
     add_trust,
     add_tta,
@@ -28,6 +29,7 @@ def add_evaluate_args(p):
     p.add_argument('--seed', type=int, default=0, help='other tasks: image i is degraded with seed + i (default 0)')
     p.add_argument('--scale', type=positive(int), help="scale of the SR protocol (default: the model's own, else 2)")
     add_model(p, 'superres train (default: the shipped model of --scale for superres; none: the baselines alone)')
+    add_strength(p)
     add_tta(p)
     add_tiling(p)
     p.add_argument('--limit', type=positive(int), help='evaluate only the first N images')
@@ -45,8 +47,12 @@ def _evaluated_model(a):
     "The model `evaluate` scores: --model, the shipped one for superres when none is given, or none (`none`)."
     from ..inference import SelfEnsemble
     if a.model == 'none' or (a.model is None and a.task is not None and a.task.name != 'superres'): return None
-    model = task_model(a.model, a.task, a.trust_pickle, a.scale)
+    model = task_model(a.model, a.task, a.trust_pickle, _task_scale(a), a.strength)
     return SelfEnsemble(model) if a.tta else model
+
+def _task_scale(a):
+    "The scale asked for: --scale, else that of a superres --task (real+superres:scale=4 is x4)."
+    return a.scale or (a.task.scale if a.task is not None and a.task.scale > 1 else None)
 
 def cmd_evaluate(a):
     from ..evaluate import evaluate
@@ -59,7 +65,7 @@ def cmd_evaluate(a):
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
     bar = sys.stdout.isatty() and a.json != '-'  # a progress bar for a person, not in a pipe or JSON on stdout
-    scale = a.scale or (model.config.get('scale', 2) if model is not None else 2)
+    scale = _task_scale(a) or (model.config.get('scale', 2) if model is not None else 2)
     report = evaluate(hr, task, model, scale=scale, limit=a.limit, seed=a.seed, baselines=a.baselines,
                       classifier=clf, tile=a.tile, precision=a.precision, progress=bar)
     if a.json: emit_json(a.json, report)
@@ -69,7 +75,8 @@ def _print_report(report, a):
     "The evaluation table: a row per method, FID/KID and colourfulness columns when measured."
     names, mean, dist = report['methods'], report['mean'], report.get('distances')
     colour, sr = 'target_colorfulness' in mean, 'scale' in report
-    what = f"x{report['scale']}" if sr else f"{report['task']}, seed {report['seed']}; PSNR/SSIM on RGB"
+    what = (f"x{report['scale']}" + (f" from {report['task']}, seed {report['seed']}" if 'task' in report else '')
+            if sr else f"{report['task']}, seed {report['seed']}; PSNR/SSIM on RGB")
     if a.per_image:
         for r in report['images']:
             print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))

@@ -98,6 +98,7 @@ def cmd_classify_predict(a):
 
 def add_train_args(p):
     from ..degradations import FILTERS
+    from ..gan import GAN_WEIGHT
     from ..losses import LOSSES
     from ..models import ARCHS, UNET_PRESETS
     from ..recipes import PAIRED_PIPELINES
@@ -116,6 +117,14 @@ def add_train_args(p):
                    'it lacks (another scale\'s tail) train alone for --freeze-epochs, then all')
     p.add_argument('--lr-mult', type=positive(float), default=100, help="--init: fine_tune's lr_mult, how many times "
                    'slower the loaded weights learn than the new ones once all train (default 100, as fastai)')
+    p.add_argument('--gan', action='store_true', help="fine-tune --init with fastai's GAN recipe: a critic pretrained "
+                   'for --freeze-epochs, then GANLearner with --loss kept beside the adversarial loss and '
+                   "AdaptiveGANSwitcher; the critic is saved as critic.pth, model.pth keeps --init's weights for "
+                   'upscale --strength')
+    p.add_argument('--gan-weight', type=positive(float), default=GAN_WEIGHT, help='--gan: weight of the adversarial '
+                   f'loss against the restoration loss (default {GAN_WEIGHT:g}, as ESRGAN)')
+    p.add_argument('--critic', metavar='MODEL', help='--gan: start from this critic.pth of an earlier --gan run '
+                   "(default: a new fastai gan_critic)")
     p.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
     p.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: '
@@ -127,8 +136,8 @@ def add_train_args(p):
     p.add_argument('--scale', type=positive(int), choices=[2, 3, 4],
                    help='superres task: upscaling factor (default 2)')
     p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=1,
-                   help='epochs with the pretrained encoder (or the --init weights) frozen, before --epochs '
-                   '(default 1)')
+                   help='epochs with the pretrained encoder (or the --init weights) frozen, before --epochs; with '
+                   '--gan: epochs the critic trains alone (default 1)')
     p.add_argument('--down', choices=list(FILTERS), help='superres task: downscale filter (default bicubic)')
     p.add_argument('--up', choices=list(FILTERS), help='superres task: upsample filter (default bicubic)')
     p.add_argument('--pipeline', choices=PAIRED_PIPELINES, default='auto', help='decoded: Tiny ImageNet decoded once '
