@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from superres.app import AppError, TaskModels, build_app, load_models, open_upload, restore_upload
+from superres.app import REAL_PHOTO, AppError, TaskModels, build_app, load_models, open_upload, restore_upload
 from superres.models import restorer
 
 
@@ -39,6 +39,9 @@ def test_shipped_models_serve_each_scale_and_say_so(tmp_path):
         (_, after), _, status = restore_upload(models, tmp_path/'p.png', 'superres', scale=scale)
         assert after.size == (30 * scale, 20 * scale) and 'pass' not in status  # its own model: no passes, no resize
     assert models['superres'].pick(1.5).config['scale'] == 2 and models['superres'].pick(8).config['scale'] == 4
+    assert list(models) == ['superres', REAL_PHOTO] and 'real-photo' in models[REAL_PHOTO].source
+    (_, after), _, status = restore_upload(models, tmp_path/'p.png', REAL_PHOTO, scale=2)
+    assert after.size == (60, 40) and 'model is x4' in status  # the real-photo model is x4: resized down, said
 
 def test_app_shows_the_controls_of_the_chosen_task():
     pytest.importorskip('gradio')

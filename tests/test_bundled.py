@@ -13,8 +13,8 @@ from conftest import real_data, sr_bench
 from matplotlib import cbook
 from PIL import Image
 
-from superres.evaluate import evaluate_sr
-from superres.hub import WEIGHTS, bundled_model_file, load_restorer, shipped_scales
+from superres.evaluate import evaluate, evaluate_sr
+from superres.hub import SHIPPED_NAMED, WEIGHTS, bundled_model_file, load_classifier, load_restorer, shipped_scales
 from superres.inference import upscale_image
 from superres.precision import inference_precision, resolve_precision
 
@@ -96,3 +96,24 @@ def test_shipped_classifier_is_what_the_readme_says():
     files = data.val_files()
     top1 = sum(r[0][1] == data.label(f) for r, f in zip(predict_topk(model, files, k=1), files)) / len(files)
     assert len(files) == 1000 and top1 > 0.51, top1  # measured 53.5% on these 1000; 55.7% on all 10,000
+
+def test_shipped_real_model_holds_its_psnr_parent_and_upscales_x4():
+    f = SHIPPED_NAMED['real']
+    saved = torch.load(f, weights_only=True)  # no pickle, and no critic: the generator and its PSNR parent only
+    assert saved['config']['scale'] == 4 and saved['config']['task'].startswith('real')
+    assert saved['parent_state_dict'].keys() == saved['state_dict'].keys() and f.stat().st_size < 3 * 2**20
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8))
+    gan, psnr = (np.asarray(upscale_image(load_restorer('real', strength=s), img)[0], dtype=float) for s in (1., 0.))
+    assert gan.shape == (148, 212, 3) and np.abs(gan - psnr).mean() > 0.5  # the GAN fine-tune changed it
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_real_model_beats_bicubic_and_the_psnr_model_on_real_degraded_set14():
+    "Issue 22's bar, on Set14 degraded by the real chain: FID below bicubic's and the PSNR model's; PSNR above bicubic."
+    real_data()
+    clf, task = load_classifier(), 'real+superres:scale=4'
+    real = evaluate(sr_bench('Set14'), task, load_restorer('real'), scale=4, classifier=clf, progress=False)
+    psnr = evaluate(sr_bench('Set14'), task, load_restorer(scale=4), scale=4, classifier=clf, progress=False)
+    fid = lambda r, m: r['distances'][m]['fid']
+    assert fid(real, 'model') < min(fid(real, 'bicubic'), fid(psnr, 'model'))
+    assert real['mean']['model_psnr'] > real['mean']['bicubic_psnr']

@@ -36,3 +36,15 @@ def test_evaluate_task_scores_model_and_baselines(tmp_path):
     assert evaluate_task(tmp_path, 'inpaint')['images'] == evaluate_task(tmp_path, 'inpaint')['images']  # seeded
     rep = evaluate_task(tmp_path, 'colorize')
     assert rep['mean']['input_colorfulness'] == 0 < rep['mean']['target_colorfulness']
+
+def test_evaluate_a_chain_with_superres_makes_each_lr_by_the_chain_and_seed(tmp_path):
+    "real+superres: image i's LR is the chain's with seed i (as `superres degrade` writes it), by the SR protocol."
+    for i in range(3): photo(64, 48, seed=i).save(tmp_path/f'{i}.png')
+    clean, real = evaluate_sr(tmp_path, 4), evaluate_task(tmp_path, 'real+superres:scale=4', scale=4)
+    assert real['task'].startswith('real') and real['seed'] == 0 and real['scale'] == 4
+    assert real['images'] == evaluate_task(tmp_path, 'real+superres:scale=4', scale=4)['images']  # repeatable
+    assert real['images'] != evaluate_task(tmp_path, 'real+superres:scale=4', scale=4, seed=1)['images']
+    assert real['mean']['bicubic_psnr'] < clean['mean']['bicubic_psnr'] - 0.5  # noise, blur and JPEG cost more
+    model = restorer('sr_resnet', scale=4).eval()  # starts as bicubic upsampling of the same LR: near its row
+    rep = evaluate_task(tmp_path, 'real+superres:scale=4', model, scale=4)
+    assert rep['mean']['model_psnr'] == pytest.approx(rep['mean']['bicubic_psnr'], abs=0.3)  # torch vs PIL bicubic

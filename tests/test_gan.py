@@ -24,7 +24,8 @@ def photo(seed, w=128, h=128):
     "A photo-like image: smooth waves, edges and a little noise, so a critic has texture to judge."
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
-    a = np.stack([128 + 90 * np.sin(xx / rng.uniform(2, 9) + c) * np.cos(yy / rng.uniform(3, 11)) for c in range(3)], -1)
+    a = np.stack([128 + 90 * np.sin(xx / rng.uniform(2, 9) + c) * np.cos(yy / rng.uniform(3, 11))
+                  for c in range(3)], -1)
     a[(xx // 16 + yy // 16) % 2 == 0] *= 0.6
     return Image.fromarray(np.clip(a + rng.normal(0, 6, a.shape), 0, 255).astype(np.uint8))
 
@@ -98,9 +99,9 @@ def test_strength_from_the_command_line(gan_run, parent, tmp_path):
     assert r.returncode == 2 and 'between 0 and 1' in r.stderr
 
 def test_gan_needs_a_trained_generator_and_crops_the_critic_can_judge(photos, parent, tmp_path):
-    with pytest.raises(UsageError, match='`init`'): train_restorer(**dict(_gan_args(photos, parent, tmp_path), init=None))
-    with pytest.raises(UsageError, match='at least 64'): train_restorer(**dict(_gan_args(photos, parent, tmp_path),
-                                                                               size=32))
+    args = _gan_args(photos, parent, tmp_path)
+    with pytest.raises(UsageError, match='`init`'): train_restorer(**dict(args, init=None))
+    with pytest.raises(UsageError, match='at least 64'): train_restorer(**dict(args, size=32))
 
 def _cli(photos, parent, out, *extra):
     return [sys.executable, '-m', 'superres', 'train', '--data', str(photos), '--init', str(parent), '--gan',
@@ -127,3 +128,20 @@ def test_gan_run_killed_mid_way_resumes_to_the_same_total_steps(photos, parent, 
     assert subprocess.run(_cli(photos, parent, fresh), capture_output=True).returncode == 0
     steps = lambda d: json.loads((d/'metrics.json').read_text())['steps']
     assert steps(out) == steps(fresh) > 0
+
+def test_run_stopped_between_its_frozen_and_unfrozen_phases_resumes(photos, parent, tmp_path, monkeypatch):
+    "The checkpoint then holds the frozen phase, finished: resume starts the next phase from its weights."
+    import superres.recipes as recipes
+    fit_phase = recipes.fit_phase
+    def stop_at_phase_1(learn, n_epoch, lr, cbs, phase=0, ckpt=None, **kw):
+        if phase == 1: raise KeyboardInterrupt
+        return fit_phase(learn, n_epoch, lr, cbs, phase, ckpt, **kw)
+    monkeypatch.setattr(recipes, 'fit_phase', stop_at_phase_1)
+    args = _gan_args(photos, parent, tmp_path/'run')
+    with pytest.raises(KeyboardInterrupt): train_restorer(**args)
+    done = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
+    assert (done['phase'], done['epoch']) == (0, 1)
+    monkeypatch.setattr(recipes, 'fit_phase', fit_phase)
+    train_restorer(resume=True, **args)
+    assert len((tmp_path/'run'/'history.csv').read_text().splitlines()) == 3
+    assert torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)['phase'] == 1
