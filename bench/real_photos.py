@@ -53,7 +53,7 @@ def photos():
     root = Path(skimage.data.__file__).parent
     picks = [(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), (150, 90, 246, 186), 'Grace Hopper (JPEG)'),
              (root/'chelsea.png', (120, 40, 216, 136), 'chelsea'), (root/'coffee.png', (250, 60, 346, 156), 'coffee'),
-             (root/'rocket.jpg', (200, 60, 296, 156), 'rocket (JPEG)'),
+             (root/'rocket.jpg', (272, 300, 368, 396), 'rocket at night (JPEG)'),
              (root/'astronaut.png', (180, 60, 276, 156), 'astronaut')]
     for f, box, name in picks:
         with Image.open(f) as im: yield name, im.convert('RGB').crop(box)
