@@ -35,9 +35,10 @@ def test_shipped_models_serve_each_scale_and_say_so(tmp_path):
     models = load_models()
     assert sorted(models['superres'].by_scale) == shipped_scales() and 'x4' in models['superres'].source
     photo(30, 20).save(tmp_path/'p.png')
-    for scale in (3, 4):
+    for scale in (2, 3, 4):
         (_, after), _, status = restore_upload(models, tmp_path/'p.png', 'superres', scale=scale)
-        assert after.size == (30 * scale, 20 * scale) and 'pass' not in status  # its own model: no passes, no resize
+        assert after.size == (30 * scale, 20 * scale)
+        assert ('resized to x3' in status) if scale == 3 else 'pass' not in status  # x3: the x4 model, resized
     assert models['superres'].pick(1.5).config['scale'] == 2 and models['superres'].pick(8).config['scale'] == 4
     assert list(models) == ['superres', REAL_PHOTO] and 'real-photo' in models[REAL_PHOTO].source
     (_, after), _, status = restore_upload(models, tmp_path/'p.png', REAL_PHOTO, scale=2)

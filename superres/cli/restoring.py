@@ -48,7 +48,7 @@ def add_upscale_args(p):
     add_model(p, 'superres train (default: the shipped model for --scale)')
     add_strength(p)
     p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own; the shipped models: "
-                   'x2, x3, x4, other scales by the next larger one, resized down)')
+                   'x2 and x4, other scales by the next larger one, resized down: x3 by the x4 model)')
     add_tta(p)
     add_tiling(p)
     add_precision(p)
