@@ -17,7 +17,7 @@ from .hub import save_model
 from .precision import resolve_precision
 
 __all__ = ['BF16Autocast', 'CSVHistory', 'CHECKPOINT', 'Checkpoint', 'Throughput', 'CudnnAutotune',
-           'precision_callbacks', 'PRECISION_CBS', 'TimeBudget', 'WeightAverage', 'ProgressiveResize']
+           'precision_callbacks', 'PRECISION_CBS', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'save_weights']
 
 class BF16Autocast(Callback):
     "bf16 autocast on the CPU, the path fastai's CUDA-only `MixedPrecision` does not cover; no scaler needed."
@@ -46,6 +46,11 @@ class CSVHistory(Callback):
 
 CHECKPOINT = 'checkpoint.pth'
 
+def save_weights(model, out):
+    "The shareable weights of a run: model.pth; a GAN's generator alone there, its critic in critic.pth."
+    save_model(getattr(model, 'generator', model), Path(out)/'model.pth')
+    if hasattr(model, 'critic'): save_model(model.critic, Path(out)/'critic.pth')  # for a later fine-tune (--critic)
+
 class Checkpoint(Callback):
     "After every epoch, atomically: shareable weights (model.pth, a GAN's critic.pth) and what `--resume` needs."
     order = 52
@@ -55,8 +60,7 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if _skipped(self) or not is_main_process(): return
         model = getattr(self.learn.model, 'module', self.learn.model)  # unwrapped when data-parallel
-        save_model(getattr(model, 'generator', model), self.out/'model.pth')  # a GAN's generator alone: it ships
-        if hasattr(model, 'critic'): save_model(model.critic, self.out/'critic.pth')  # for a later fine-tune
+        save_weights(model, self.out)
         # `L`s and numpy scalars become plain types: the file loads with weights_only=True
         opt = self.learn.opt.state_dict()
         plain = lambda d: {k: v.item() if hasattr(v, 'item') and not torch.is_tensor(v) else v for k, v in d.items()}

@@ -20,9 +20,9 @@ def critic_loss():
     "The critic's loss: binary cross-entropy of every patch logit against real (1) or generated (0)."
     return AdaptiveLoss(nn.BCEWithLogitsLoss())
 
-def load_critic(path=None, **config):
+def load_critic(path=None):
     "A critic to train: from a run's `critic.pth` (a later fine-tune starts where the last left off), else new."
-    if path is None: return critic_from_config(critic_config(**config))
+    if path is None: return critic_from_config(critic_config())
     critic = load_model(path)
     if model_kind(critic.config) != 'critic':
         raise ModelError(f'{path} is a {model_kind(critic.config)}, not a critic: pass the critic.pth of a --gan run')

@@ -31,12 +31,16 @@ def weights_digest(state):
 def _cast(state, dtype):
     return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
 
+def _file_digest(state, parent=None):
+    "The digest a model file stores: its weights', then its PSNR parent's where it holds one."
+    return weights_digest(state) + (weights_digest(parent) if parent is not None else '')
+
 def save_model(model, fname, dtype=None):
     "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
     state, parent = _cast(model.state_dict(), dtype), getattr(model, 'parent_weights', None)
     saved = {'config': model.config, 'state_dict': state}
     if parent is not None: saved['parent_state_dict'] = _cast(parent, dtype)  # a GAN model's PSNR parent: `strength`
-    digest = weights_digest(state) + (weights_digest(saved['parent_state_dict']) if parent is not None else '')
+    digest = _file_digest(state, saved.get('parent_state_dict'))
     with atomic_path(fname) as tmp: torch.save({**saved, 'sha256': digest}, tmp)
     return Path(fname)
 
@@ -53,8 +57,7 @@ def load_model(fname):
     if not isinstance(saved, dict) or not {'config', 'state_dict'} <= saved.keys():
         raise _corrupt(fname, 'it holds no config and state_dict')
     parent = saved.get('parent_state_dict')
-    digest = weights_digest(saved['state_dict']) + (weights_digest(parent) if parent is not None else '')
-    if 'sha256' in saved and digest != saved['sha256']:
+    if 'sha256' in saved and _file_digest(saved['state_dict'], parent) != saved['sha256']:
         raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
     try: model = model_from_config(saved['config'])
     except (KeyError, TypeError, ValueError, AttributeError) as e:  # UsageError, an unknown arch, is a ValueError
@@ -153,9 +156,9 @@ def load_restorer(path=None, trust_pickle=False, device=None, scale=None, streng
     if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
     path = shipped_named(path) or path
     model = load_any(path, trust_pickle)
-    if strength is not None: blend_with_parent(model, strength)
     if _kind(model) != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
+    if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
     device = device or local_device()
     return model.to(device, memory_format=torch.channels_last)  # channels-last: faster on CPUs

@@ -8,14 +8,23 @@ from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
 from fastcore.foundation import L
 
-from .callbacks import CHECKPOINT, Checkpoint, CSVHistory, ProgressiveResize, Throughput, TimeBudget, WeightAverage
+from .callbacks import (
+    CHECKPOINT,
+    Checkpoint,
+    CSVHistory,
+    ProgressiveResize,
+    Throughput,
+    TimeBudget,
+    WeightAverage,
+    save_weights,
+)
 from .data import PIPELINES, classification_dls, decoded_dls, decoded_paired_dls, decoded_pairs_unsupported, paired_dls
 from .degradations import task_degradation
 from .distributed import data_parallel, is_main_process, main_process_first
 from .errors import UsageError
 from .files import atomic_write_text
 from .gan import CRITIC_THRESH, GAN_WEIGHT, gan_learner, load_critic
-from .hub import load_classifier, load_restorer, save_model
+from .hub import load_classifier, load_restorer
 from .learner import classifier_learner, export_learner, restoration_learner
 from .models import ARCHS, critic_min_size
 from .plots import plot_history, show_results_png
@@ -83,10 +92,10 @@ def _fit(learn, out, ckpt, epochs, lr, budget=None, frozen=0, cbs=(), phase=1, f
     fit_phase(learn, MAX_EPOCHS if budget else epochs, lr, logs + clock + list(cbs), phase=phase, ckpt=ckpt, **cycle)
     return dict(epochs=len(history.rows), steps=checkpoint.steps, meter=meter, history=history)
 
-def _finish_run(learn, out, meter, history, **extra):
-    "Everything a run folder holds: plot, weights-only model, exported learner, final metrics."
+def _finish_run(learn, out, meter, history, fitted=None, **extra):
+    "Everything a run folder holds: plot, weights-only model (of `fitted`, a GAN's), exported learner, final metrics."
     plot_history(history, out/'history.png')
-    save_model(learn.model, out/'model.pth')
+    save_weights((fitted or learn).model, out)
     export_learner(learn, out/'export.pkl')
     metrics = dict(zip(history.names[1:-1], map(float, history.rows[-1][1:])), train_imgs_per_s=meter.imgs_per_s,
                    **extra)
@@ -156,9 +165,8 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
                lr_mult=lr_mult)
     if is_main_process():
         show_results_png(learn, out/'results.png')
-        if gan: save_model(fit_learn.model.critic, out/'critic.pth')
-        _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, arch=arch, loss=loss, task=deg.spec,
-                    scale=deg.scale, **(dict(gan_weight=gan_weight) if gan else {}))
+        _finish_run(learn, out, run.pop('meter'), run.pop('history'), fit_learn, **run, arch=arch, loss=loss,
+                    task=deg.spec, scale=deg.scale, **(dict(gan_weight=gan_weight) if gan else {}))
     return learn
 
 def _critic(path, size):
