@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import torch
+from fastai.callback.mixup import CutMix, MixUp
 from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
 from fastcore.foundation import L
@@ -109,8 +110,9 @@ def _choice(name, value, choices):
 def train_classifier(out, data=None, preset=None, classes=None, per_class=None, epochs=5, budget=None, bs=128, lr=3e-3,
                      wd=None, size=64, label_smoothing=0.1, precision='auto', augment=True, trivial_augment=True,
                      erase=0.25, pipeline='decoded', progressive=None, num_workers=None, seed=None, model_kwargs=None,
-                     resume=False, skip_bad=False, tta=False, ema=None):
+                     resume=False, skip_bad=False, tta=False, ema=None, mixup=None, cutmix=None):
     "The classification recipe: data, learner, one-cycle (over `budget` seconds if given), logs, plot and exports."
+    if mixup and cutmix: raise UsageError('`mixup` and `cutmix` each replace the loss: pick one')
     out, ckpt = _start(out, seed, resume, budget)
     subset = dict(classes=classes, per_class=per_class, size=size, bs=bs, augment=augment,
                   trivial_augment=trivial_augment, erase=erase, skip_bad=skip_bad)
@@ -122,6 +124,8 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
                                model_kwargs=model_kwargs, path=out, wd=wd)
     learn.model.config['size'] = size
     cbs = [WeightAverage(ema)] if ema else []
+    if mixup: cbs.append(MixUp(mixup))  # fastai's own: blended images, blended losses
+    if cutmix: cbs.append(CutMix(cutmix))
     if progressive: cbs.append(ProgressiveResize(start=max(8, size//2),
                                                  full_at=0.5 if progressive is True else progressive))
     run = _fit(learn, out, ckpt, epochs, lr, budget, cbs=cbs, phase=0)  # one phase, numbered as in its checkpoints

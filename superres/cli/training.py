@@ -71,6 +71,11 @@ def add_classify_train_args(p):
                    'of the weights with this decay per step (e.g. 0.99; default off: the last weights)')
     p.add_argument('--tta', action='store_true', help="after training, also report val accuracy with fastai's "
                    'test-time augmentation (tta_accuracy)')
+    mix = p.add_mutually_exclusive_group()
+    mix.add_argument('--mixup', type=positive(float), metavar='ALPHA', help="fastai's MixUp: train on blends of two "
+                   'images and their labels, the blend drawn from Beta(ALPHA, ALPHA) (e.g. 0.4; default off)')
+    mix.add_argument('--cutmix', type=positive(float), metavar='ALPHA', help="fastai's CutMix: paste a box of another "
+                   'image, labels weighted by its area drawn from Beta(ALPHA, ALPHA) (e.g. 1; default off)')
 
 def cmd_classify_train(a):
     from ..recipes import train_classifier
