@@ -67,6 +67,8 @@ class Checkpoint(Callback):
         opt = dict(state=[plain(st) for st in opt['state']], hypers=[plain(h) for h in opt['hypers']])
         state = dict(model=model.state_dict(), opt=opt, phase=self.phase,
                      epoch=self.epoch + 1, n_epoch=self.n_epoch, steps=self.steps)
+        average = next((cb.avg for cb in self.learn.cbs if isinstance(cb, WeightAverage)), None)
+        if average is not None: state['average'] = average.state_dict()  # a resumed run keeps averaging where it was
         with atomic_path(self.out/CHECKPOINT) as tmp: torch.save(state, tmp)
 
 class Throughput(Callback):
@@ -126,6 +128,8 @@ class WeightAverage(Callback):
     def before_fit(self):
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
         self.avg = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+        resumed = getattr(self.learn, 'resume_average', None)  # the average a checkpoint held (see `fit_phase`)
+        if resumed is not None: self.avg.load_state_dict(resumed)
     def after_step(self): self.avg.update_parameters(self.net)
     def before_validate(self):
         self.trained = {k: v.clone() for k, v in self.net.state_dict().items()}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from fastai.data.block import CategoryBlock, DataBlock
 from fastai.data.core import DataLoaders, TfmdDL
 from fastai.data.transforms import FuncSplitter, IntToFloatTensor, RandomSplitter
@@ -170,6 +171,29 @@ class BatchDegrade(Transform):
     def __init__(self, degradation): self.degradation = degradation
     def encodes(self, x: TensorImageLR): return TensorImageLR(self.degradation.batch(x.as_subclass(torch.Tensor)))
 
+def gaussian_blur(x, sigma, radius=None):
+    "A separable gaussian blur of a float batch (n, c, h, w), edges replicated."
+    radius = radius or int(3 * sigma + 0.5)
+    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype) / sigma) ** 2)
+    k, c = (k / k.sum()).repeat(x.shape[1], 1, 1, 1), x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode='replicate'), k.view(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode='replicate'), k.view(c, 1, -1, 1), groups=c)
+
+def unsharp_mask(x, weight=0.5, sigma=8., threshold=10 / 255):
+    "Real-ESRGAN's sharpened target: edges (detail above `threshold`) boosted by `weight`, flat areas kept, in [0, 1]."
+    residual = x - gaussian_blur(x, sigma)
+    soft = gaussian_blur((residual.abs() > threshold).to(x.dtype), sigma)
+    return soft * (x + weight * residual).clamp(0, 1) + (1 - soft) * x
+
+class SharpenTarget(Transform):
+    "Unsharp-mask the targets of a paired batch (the degraded inputs are left alone), as Real-ESRGAN trains."
+    order = 20  # on floats, after IntToFloatTensor
+    def __init__(self, weight=0.5): self.weight = weight
+    def encodes(self, x: TensorImageLR): return x
+    def encodes(self, x: TensorImage): return TensorImage(unsharp_mask(x.as_subclass(torch.Tensor), self.weight))  # noqa: F811
+
+def _sharpening(weight): return [SharpenTarget(weight)] if weight else []
+
 class PairedArrays(ImageArrays):
     "Decoded images as restoration pairs: each image is the target and, once degraded, the input."
     def batch(self, idxs):
@@ -220,7 +244,8 @@ def _with_task(dls, degradation):
     return dls
 
 def paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None, bs=64,
-               erase=0.25, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, **kwargs):
+               erase=0.25, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, sharpen_target=None,
+               **kwargs):
     "Paired DataLoaders (input degraded by `degradation`, None for none; clean target) from one or several sources."
     degradation = None if degradation is None else parse_degradation(degradation)
     train, valid = _paired_items(data, size, skip_bad, valid_pct, seed, classes=classes, per_class=per_class,
@@ -232,7 +257,7 @@ def paired_dls(data=None, degradation='superres', size=64, classes=None, per_cla
     if degradation is not None: tfms.append(Degrade(degradation))
     dblock = DataBlock(blocks=(ImageBlock(PILImageLR), ImageBlock), get_items=lambda _: files, get_x=noop, get_y=noop,
                        splitter=lambda _: (list(range(n)), list(range(n, len(files)))), item_tfms=tfms,
-                       batch_tfms=_erasing(erase, stats, TensorImageLR))
+                       batch_tfms=_erasing(erase, stats, TensorImageLR) + _sharpening(sharpen_target))
     dls = dblock.dataloaders(data, bs=bs, num_workers=_workers(num_workers), **kwargs)
     dls.stats = stats
     return _with_task(dls, degradation)
@@ -273,7 +298,7 @@ def _decoded_photos(files, size, progress):
     if small: warnings.warn(f'{len(small)} photos are smaller than {size} pixels and are left out, e.g. {min(small)}')
     return [arrays[f] for f in files if f not in small]
 
-def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress):
+def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress, sharpen_target=None):
     "DataLoaders of random crops from every source, degraded by batch (Tiny ImageNet from its decoded cache)."
     def images(files, tiny):
         if not files: return []
@@ -285,7 +310,7 @@ def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, pr
     stats = image_stats([f for _, t, _ in sources for f in t])
     device = device or default_device()
     tfms = ([BatchPadCropFlip(0)] if augment else []) + [BatchDegrade(degradation), IntToFloatTensor()]
-    tfms += _erasing(erase, stats, TensorImageLR)
+    tfms += _erasing(erase, stats, TensorImageLR) + _sharpening(sharpen_target)
     loader = lambda ims, split_idx, **kw: ArrayDL(PatchArrays(ims, size, split_idx, augment), bs=bs, after_batch=tfms,
                                                   device=device, num_workers=0, **kw)
     dls = DecodedDataLoaders(loader(train, 0, shuffle=True, drop_last=True), loader(valid, 1), device=device)
@@ -294,7 +319,7 @@ def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, pr
 
 def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None,
                        bs=64, erase=0.25, augment=True, device=None, skip_bad=False, cache=True, progress=True,
-                       valid_pct=0.1, seed=42):
+                       valid_pct=0.1, seed=42, sharpen_target=None):
     "`paired_dls` on decoded images, crop/flip, degradation and erasing per image by batch (on the GPU if any)."
     degradation = parse_degradation(degradation)
     if why := decoded_pairs_unsupported(data, degradation, size):
@@ -302,11 +327,12 @@ def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None,
     subset = dict(classes=classes, per_class=per_class, val_per_class=val_per_class)
     if not _whole_image(data, size):
         sources = _paired_sources(data, size, skip_bad, valid_pct, seed, **subset)
-        return _with_task(_patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress),
-                          degradation)
+        return _with_task(_patch_dls(sources, degradation, size, bs, erase, augment, device, cache, progress,
+                                     sharpen_target), degradation)
     tin, stats = _subset(_sources(data)[0], skip_bad, **subset)
     crop_flip = [BatchPadCropFlip(size // 8)] if augment else []
     tfms = crop_flip + [BatchDegrade(degradation), IntToFloatTensor()] + _erasing(erase, stats, TensorImageLR)
+    tfms += _sharpening(sharpen_target)
     return _with_task(_decoded_dls(tin, stats, PairedArrays, tfms, size, bs, device, cache, progress), degradation)
 
 def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):

@@ -1,7 +1,7 @@
 """Degradations: what turns a clean image into the input of a restoration task, random within ranges at training time.
 
 A task is named by a spec: `jpeg`, `jpeg:quality=5..30`, `denoise:kind=gaussian,sigma=10..40`, or several joined by
-`+` (applied left to right), e.g. `real+superres:scale=4`. `a..b` is a uniform range, `a|b` a random choice.
+`+` (applied left to right), e.g. `superres:scale=4+jpeg:quality=30`. `a..b` is a uniform range, `a|b` a random choice.
 """
 import io
 import random
@@ -16,7 +16,8 @@ from .fills import FILLS, SIDES, extend_canvas, fill_holes, inpaint_baselines, s
 from .registry import Registry
 
 __all__ = ['FILTERS', 'degrade_sr', 'BATCH_FILTERS', 'resize_batch', 'Degradation', 'Downscale', 'Resize', 'Blur',
-           'Noise', 'JpegCompress', 'Grayscale', 'Holes', 'CropSide', 'Watermark', 'Chain', 'RealPhoto', 'TASKS',
+           'Noise', 'JpegCompress', 'Grayscale', 'Holes', 'CropSide', 'Watermark', 'Chain', 'BLUR_KERNELS',
+           'blur_kernel', 'sinc_kernel', 'random_blur_kernel', 'filter_image', 'RealPhoto', 'TASKS',
            'parse_degradation', 'task_degradation']
 
 FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
@@ -242,16 +243,92 @@ class Chain(Degradation):
         return img
     def baselines(self): return {k: v for d in self.parts for k, v in d.baselines().items()}
 
-class RealPhoto(Chain):
-    "Real-ESRGAN's second-order degradation at the same size: blur, resize, noise, JPEG, twice, each step random."
+# Real-ESRGAN's published blur kernel mix (Wang et al. 2021): kind -> probability
+BLUR_KERNELS = {'iso': .45, 'aniso': .25, 'generalized_iso': .12, 'generalized_aniso': .03, 'plateau_iso': .12,
+                'plateau_aniso': .03}
+RESIZE_FILTERS = ['box', 'bilinear', 'bicubic']  # area, bilinear, bicubic: Real-ESRGAN's resize modes
+
+def _grid(k):
+    ax = np.arange(k) - k // 2
+    return np.meshgrid(ax, ax)
+
+def blur_kernel(k, sx, sy, theta=0., beta=1., plateau=False):
+    "A normalised `k`x`k` kernel: (generalised) gaussian or plateau, `sx`/`sy` its axes rotated by `theta`."
+    xx, yy = _grid(k)
+    u, v = np.cos(theta) * xx + np.sin(theta) * yy, -np.sin(theta) * xx + np.cos(theta) * yy
+    q = (u / sx) ** 2 + (v / sy) ** 2
+    w = 1 / (1 + q ** beta) if plateau else np.exp(-0.5 * q ** beta)
+    return w / w.sum()
+
+def sinc_kernel(k, cutoff):
+    "A normalised circular low-pass (2-D sinc) kernel cutting at `cutoff` radians per pixel: ringing and overshoot."
+    from scipy.special import j1
+    r = np.hypot(*_grid(k))
+    with np.errstate(divide='ignore', invalid='ignore'): w = cutoff * j1(cutoff * r) / (2 * np.pi * r)
+    w[k // 2, k // 2] = cutoff ** 2 / (4 * np.pi)
+    return w / w.sum()
+
+def random_sinc(rng, k=None):
+    k = k or rng.choice(range(7, 22, 2))
+    return sinc_kernel(k, rng.uniform(np.pi / 3 if k < 13 else np.pi / 5, np.pi))
+
+def random_blur_kernel(rng, sigma, sinc_p=0.1):
+    "One of Real-ESRGAN's blur kernels, odd size 7-21, axes drawn from `sigma`; a sinc with probability `sinc_p`."
+    if rng.random() < sinc_p: return random_sinc(rng)
+    k, kind = rng.choice(range(7, 22, 2)), rng.choices(list(BLUR_KERNELS), weights=list(BLUR_KERNELS.values()))[0]
+    sx = rng.uniform(*sigma)
+    sy, theta = (rng.uniform(*sigma), rng.uniform(-np.pi, np.pi)) if kind.endswith('aniso') else (sx, 0.)
+    beta = 1.
+    if kind.startswith('generalized'): beta = rng.uniform(0.5, 1.) if rng.random() < 0.5 else rng.uniform(1., 4.)
+    if kind.startswith('plateau'): beta = rng.uniform(1., 2.)
+    return blur_kernel(k, sx, sy, theta, beta, plateau=kind.startswith('plateau'))
+
+def filter_image(img, kernel):
+    "`img` convolved with `kernel` per channel by FFT (4x a direct conv here), edges replicated (any image size)."
+    from scipy.signal import fftconvolve
+    p = kernel.shape[0] // 2
+    x = np.pad(np.asarray(img, np.float32), ((p, p), (p, p), (0, 0)), mode='edge')
+    y = fftconvolve(x, kernel[:, :, None].astype(np.float32), mode='valid', axes=(0, 1))
+    return Image.fromarray(np.clip(y + 0.5, 0, 255).astype(np.uint8))
+
+def _resize(img, size, rng): return img.resize((max(1, round(size[0])), max(1, round(size[1]))),
+                                               FILTERS[rng.choice(RESIZE_FILTERS)])
+
+def _random_factor(rng, probs, up, down):
+    "A resize factor: up, down or kept with probabilities `probs`, uniform within `up` or `down`."
+    how = rng.choices(['up', 'down', 'keep'], weights=probs)[0]
+    return rng.uniform(*up) if how == 'up' else rng.uniform(*down) if how == 'down' else 1.
+
+class RealPhoto(Degradation):
+    """Real-ESRGAN's second-order degradation aimed at 1/`scale` of the size: blur, resize, noise and JPEG twice, the
+    second resize relative to the low resolution, and the last resize, ringing (sinc) and JPEG at that resolution,
+    where a real small photo has its blocks. `up` upsamples the result back (None: keep it small, for LR models)."""
     name = 'real'
-    def __init__(self, p=0.8):
-        first = [Blur((0.2, 3.)), Resize((0.25, 1.)), Noise(sigma=(1., 30.), peak=(5., 50.)), JpegCompress((30, 95))]
-        second = [Blur((0.2, 1.5)), Resize((0.5, 1.)), Noise(sigma=(1., 25.), peak=(5., 50.)), JpegCompress((30, 95))]
-        super().__init__(*first, *second, p=p)
-        self.params = dict(p=p)
-    spec = property(Degradation.spec.fget)
-    def baselines(self): return {}
+    batchable = True
+    def __init__(self, scale=1, up='bicubic', p=0.8):
+        if up is not None: _filter(up)
+        super().__init__(scale=scale, up=up, p=p)
+        self.noise1 = Noise(sigma=(1., 30.), peak=(30., 3000.), gray=0.4)
+        self.noise2 = Noise(sigma=(1., 25.), peak=(40., 3000.), gray=0.4)
+        self.jpeg = JpegCompress((30, 95))
+    def apply(self, img, rng=random):
+        w, h = img.size
+        lw, lh = max(1, round(w / self.scale)), max(1, round(h / self.scale))
+        img = filter_image(img, random_blur_kernel(rng, (0.2, 3.)))  # first order, at the high resolution
+        f = _random_factor(rng, (0.2, 0.7, 0.1), (1., 1.5), (0.15, 1.))
+        img = self.jpeg.apply(self.noise1.apply(_resize(img, (w * f, h * f), rng), rng), rng)
+        if rng.random() < self.p: img = filter_image(img, random_blur_kernel(rng, (0.2, 1.5)))  # second order
+        f = _random_factor(rng, (0.3, 0.4, 0.3), (1., 1.2), (0.3, 1.))
+        img = self.noise2.apply(_resize(img, (lw * f, lh * f), rng), rng)
+        def to_low(im):  # the final resize to the low resolution, with ringing most of the time
+            im = _resize(im, (lw, lh), rng)
+            return filter_image(im, random_sinc(rng)) if rng.random() < self.p else im
+        img = self.jpeg.apply(to_low(img), rng) if rng.random() < 0.5 else to_low(self.jpeg.apply(img, rng))
+        return img if self.up is None or self.scale == 1 else img.resize((w, h), _filter(self.up))
+    def batch(self, x):
+        "`apply` to each image of a uint8 batch (n, 3, h, w): JPEG has no tensor form, so image by image."
+        out = [np.asarray(self.apply(Image.fromarray(im.permute(1, 2, 0).cpu().numpy()))) for im in x]
+        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(x.device)
 
 TASKS = Registry('task', {'superres': Downscale, 'jpeg': JpegCompress, 'colorize': Grayscale, 'inpaint': Holes,
                          'outpaint': CropSide, 'watermark': Watermark, 'denoise': Noise, 'blur': Blur,
@@ -287,19 +364,29 @@ def parse_degradation(spec):
         except TypeError as e: raise UsageError(f'{name}: bad parameter in {part!r} ({e})') from None
     return parts[0] if len(parts) == 1 else Chain(*parts)
 
+def _scaled_part(parts):
+    "The part that sets a task's scale: its superres downscale, else a `real` degradation."
+    return (next((d for d in parts if isinstance(d, Downscale)), None)
+            or next((d for d in parts if isinstance(d, RealPhoto)), None))
+
 def task_degradation(task='superres', scale=None, down=None, up=None, lr_input=False):
-    "The training degradation of `task`; `scale`/`down`/`up` override its superres part; `lr_input` keeps LR small."
+    "The training degradation of `task`; `scale`/`down`/`up` override its scaled part; `lr_input` keeps LR small."
     deg = parse_degradation(task)
     parts = deg.parts if type(deg) is Chain else [deg]
     given, name = ({k: v for k, v in dict(scale=scale, down=down, up=up).items() if v is not None},
                    getattr(task, 'spec', task))
-    if not any(isinstance(d, Downscale) for d in parts):
+    target = _scaled_part(parts)
+    if target is None:
         if given:
             raise UsageError(f'{", ".join(f"`{k}`" for k in given)} set(s) the superres task, not {name!r}: drop '
                              'it or add +superres')
         if lr_input: raise UsageError('this arch upscales a low-resolution image: '
                                       f'it needs a superres task, not {name!r}')
         return deg
-    lr = dict(up=None) if lr_input else {}
-    parts = [Downscale(**{**d.params, **given, **lr}) if isinstance(d, Downscale) else d for d in parts]
+    if isinstance(target, RealPhoto) and 'down' in given:
+        raise UsageError(f'`down` sets the superres filter; {name!r} draws its own resize filters: drop `down`')
+    scaled = type(target)(**{**target.params, **given, **(dict(up=None) if lr_input else {})})
+    if lr_input and scaled.scale == 1:
+        raise UsageError(f'this arch upscales a low-resolution image: give {name!r} a scale (e.g. real:scale=4)')
+    parts = [scaled if d is target else d for d in parts]
     return parts[0] if len(parts) == 1 else Chain(*parts)

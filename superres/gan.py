@@ -5,7 +5,7 @@ from fastai.vision.gan import AdaptiveGANSwitcher, AdaptiveLoss, GANLearner, gan
 from torch import nn
 
 from .callbacks import precision_callbacks
-from .errors import ModelError
+from .errors import ModelError, UsageError
 from .hub import load_model
 from .metrics import psnr, ssim
 from .models import critic_config, critic_from_config, model_kind
@@ -20,12 +20,14 @@ def critic_loss():
     "The critic's loss: binary cross-entropy of every patch logit against real (1) or generated (0)."
     return AdaptiveLoss(nn.BCEWithLogitsLoss())
 
-def load_critic(path=None):
-    "A critic to train: from a run's `critic.pth` (a later fine-tune starts where the last left off), else new."
-    if path is None: return critic_from_config(critic_config())
+def load_critic(path=None, arch='gan_critic'):
+    "A critic to train: a run's `critic.pth` (a fine-tune starts where the last left off), else a new one of `arch`."
+    if path is None: return critic_from_config(critic_config(arch))
     critic = load_model(path)
     if model_kind(critic.config) != 'critic':
         raise ModelError(f'{path} is a {model_kind(critic.config)}, not a critic: pass the critic.pth of a --gan run')
+    if critic.config['arch'] != arch:
+        raise UsageError(f'{path} is a {critic.config["arch"]}, not a {arch}: pass a critic of {arch} or none')
     return critic.train()
 
 class GANSwitcher(AdaptiveGANSwitcher):

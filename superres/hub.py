@@ -8,7 +8,7 @@ import torch
 
 from .errors import ModelError, UsageError
 from .files import atomic_path
-from .models import model_from_config, model_kind
+from .models import fold, model_from_config, model_kind
 from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
@@ -151,7 +151,8 @@ def load_classifier(path=None, trust_pickle=False):
                          '(`superres classify train`).')
     return model
 
-def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None):
+def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None,
+                  folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
     "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
     if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
     path = shipped_named(path) or path
@@ -160,5 +161,6 @@ def load_restorer(path=None, trust_pickle=False, device=None, scale=None, streng
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
     if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
+    if folded: fold(model)
     device = device or local_device()
     return model.to(device, memory_format=torch.channels_last)  # channels-last: faster on CPUs

@@ -8,8 +8,8 @@ from torch import nn
 
 from .errors import ContractError
 
-__all__ = ['GeneralRelu', 'Normalizer', 'input_contract', 'conv', 'ResBlock', 'res_blocks', 'init_weights', 'UpBlock',
-           'cross_conv', 'zero_last_conv', 'ESA', 'RFDB']
+__all__ = ['GeneralRelu', 'Normalizer', 'input_contract', 'RepConv', 'fold_rep_convs', 'conv', 'ResBlock', 'res_blocks',
+           'init_weights', 'UpBlock', 'cross_conv', 'zero_last_conv', 'ESA', 'RFDB']
 
 class GeneralRelu(nn.Module):
     "Leaky ReLU shifted down by `sub` so activations stay near zero mean, optionally clamped at `maxv`."
@@ -69,19 +69,48 @@ def input_contract(model):
                                          'use a superres model')
     return norm
 
-def conv(ni, nf, ks=3, stride=1, act=GeneralRelu, norm=nn.BatchNorm2d, bias=None, preact=False):
-    "A conv with norm and activation after it (post-activation) or before it (pre-activation)."
+class RepConv(nn.Module):
+    """A 3x3 conv trained as two linear branches, a 3x3 conv to `expand` times the channels then a 1x1 back, and a 1x1,
+    collapsed into one kernel at every step (SESR's collapsed training): a plain conv's cost, a wider net's training."""
+    def __init__(self, ni, nf, ks=3, stride=1, padding=1, bias=True, expand=4):
+        super().__init__()
+        assert ks == 3 and stride == 1 and padding == 1 and bias, 'RepConv folds into a 3x3, stride 1 conv with bias'
+        self.wide, self.squeeze = nn.Conv2d(ni, nf * expand, 3, padding=1), nn.Conv2d(nf * expand, nf, 1)
+        self.short = nn.Conv2d(ni, nf, 1)
+    def kernel(self):
+        "The one 3x3 kernel and bias that the branches add up to."
+        sq = self.squeeze.weight[:, :, 0, 0]
+        w = torch.einsum('oe,eikl->oikl', sq, self.wide.weight) + F.pad(self.short.weight, (1, 1, 1, 1))
+        return w, sq @ self.wide.bias + self.squeeze.bias + self.short.bias
+    def forward(self, x): return F.conv2d(x, *self.kernel(), padding=1)
+    def fold(self):
+        "The plain conv this computes, for inference and export."
+        w, b = self.kernel()
+        folded = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1).to(w.device)
+        with torch.no_grad(): folded.weight.copy_(w), folded.bias.copy_(b)
+        return folded
+
+def fold_rep_convs(module):
+    "Replace every `RepConv` in `module` by the plain conv it computes, in place; how many were folded."
+    n = 0
+    for name, child in module.named_children():
+        if isinstance(child, RepConv): setattr(module, name, child.fold()); n += 1
+        else: n += fold_rep_convs(child)
+    return n
+
+def conv(ni, nf, ks=3, stride=1, act=GeneralRelu, norm=nn.BatchNorm2d, bias=None, preact=False, layer=nn.Conv2d):
+    "A conv (`layer`: nn.Conv2d or a re-parameterised one) with norm and activation after it, or before (preact)."
     if bias is None: bias = norm is None
-    layer = nn.Conv2d(ni, nf, ks, stride=stride, padding=ks//2, bias=bias)
+    layer = layer(ni, nf, ks, stride=stride, padding=ks//2, bias=bias)
     if preact: return nn.Sequential(*([norm(ni)] if norm else []), *([act()] if act else []), layer)
     return nn.Sequential(layer, *([norm(nf)] if norm else []), *([act()] if act else []))
 
 class ResBlock(nn.Module):
     "Two convs plus an identity path (pooled and 1x1-projected when the shape changes)."
     def __init__(self, ni, nf, stride=1, ks=3, act=GeneralRelu, norm=nn.BatchNorm2d, preact=False, final_act=True,
-                 stride_first=False):
+                 stride_first=False, layer=nn.Conv2d):
         super().__init__()
-        c = partial(conv, ks=ks, norm=norm, preact=preact)
+        c = partial(conv, ks=ks, norm=norm, preact=preact, layer=layer)
         s1, s2 = (stride, 1) if stride_first else (1, stride)
         self.convs = nn.Sequential(c(ni, nf, stride=s1, act=act), c(nf, nf, stride=s2, act=act if preact else None))
         self.idconv = nn.Identity() if ni == nf else conv(ni, nf, ks=1, act=None, norm=None if preact else norm,

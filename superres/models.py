@@ -13,10 +13,12 @@ from .layers import (
     RFDB,
     GeneralRelu,
     Normalizer,
+    RepConv,
     ResBlock,
     UpBlock,
     conv,
     cross_conv,
+    fold_rep_convs,
     init_weights,
     res_blocks,
     zero_last_conv,
@@ -24,9 +26,10 @@ from .layers import (
 from .registry import Registry
 
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
-           'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS', 'RFDN_PRESETS',
-           'ARCHS', 'takes_lr', 'restorer_config', 'restorer', 'restorer_from_config', 'critic_config',
-           'critic_min_size', 'critic_from_config', 'model_kind', 'model_from_config']
+           'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS',
+           'REP_RESNET_PRESETS', 'RFDN_PRESETS', 'ARCHS', 'takes_lr', 'restorer_config', 'restorer',
+           'restorer_from_config', 'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'critic_min_size',
+           'critic_from_config', 'model_kind', 'model_from_config']
 
 class Classifier(nn.Sequential):
     "A ResNet classifier: `contract` (its Normalizer), `stem`, `stages`, `head`; timm's forward_features/forward_head."
@@ -135,17 +138,17 @@ def __getattr__(name):
     if name == 'EncoderUnet': return _encoder_unet()
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-def SRResNet(scale=2, nf=64, n_blocks=8):
+def SRResNet(scale=2, nf=64, n_blocks=8, layer=nn.Conv2d):
     "EDSR-style net in low-resolution space: norm-free ResBlocks, PixelShuffle at the end, on a bicubic upsample."
-    body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False) for _ in range(n_blocks)],
-                         nn.Conv2d(nf, nf, 3, padding=1))
-    return LRNet(body, scale, nf)
+    body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False, layer=layer)
+                           for _ in range(n_blocks)], layer(nf, nf, 3, padding=1))
+    return LRNet(body, scale, nf, layer)
 
 class LRNet(nn.Module):
     "A body in low-resolution space, PixelShuffle x`scale` at the end, added to a bicubic upsample of the input."
-    def __init__(self, body, scale, nf):
+    def __init__(self, body, scale, nf, layer=nn.Conv2d):
         super().__init__()
-        self.scale, self.head, self.body = scale, nn.Conv2d(3, nf, 3, padding=1), body
+        self.scale, self.head, self.body = scale, layer(3, nf, 3, padding=1), body
         self.up = nn.Sequential(nn.Conv2d(nf, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight); nn.init.zeros_(self.up[0].bias)  # starts as plain bicubic upsampling
     @property
@@ -188,6 +191,8 @@ def _act(cfg): return partial(GeneralRelu, leak=cfg['encoder']['leak'], sub=cfg[
 def _tiny_unet(cfg, clf, cross=False): return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg))
 def _dynamic_unet(cfg, clf): return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=3, img_size=(64, 64))
 def _sr_resnet(cfg, clf): return SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks'])
+def _rep_resnet(cfg, clf):
+    return SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks'], partial(RepConv, expand=cfg['expand']))
 def _rfdn(cfg, clf): return LRNet(RFDNBody(cfg['nf'], cfg['n_blocks']), cfg['scale'], cfg['nf'])
 
 UNET_PRESETS = Registry('UNet preset', {
@@ -197,6 +202,7 @@ UNET_PRESETS = Registry('UNet preset', {
 })
 SR_RESNET_PRESETS = Registry('sr_resnet preset', {'reference': dict(nf=64, n_blocks=16),  # EDSR-baseline
                                                   'cpu': dict(nf=64, n_blocks=8)})
+REP_RESNET_PRESETS = Registry('rep_resnet preset', {'cpu': dict(nf=64, n_blocks=8, expand=4)})  # sr_resnet's cost
 RFDN_PRESETS = Registry('rfdn preset', {'reference': dict(nf=50, n_blocks=4),  # RFDN (Liu et al. 2020)
                                         'cpu': dict(nf=64, n_blocks=4)})
 ARCHS = Registry('arch', {
@@ -204,6 +210,7 @@ ARCHS = Registry('arch', {
     'tiny_unet_cross': Arch(partial(_tiny_unet, cross=True), UNET_PRESETS),
     'dynamic_unet': Arch(_dynamic_unet, UNET_PRESETS),
     'sr_resnet': Arch(_sr_resnet, SR_RESNET_PRESETS, encoder=False, takes_lr=True),
+    'rep_resnet': Arch(_rep_resnet, REP_RESNET_PRESETS, encoder=False, takes_lr=True),  # sr_resnet, folded at load
     'rfdn': Arch(_rfdn, RFDN_PRESETS, encoder=False, takes_lr=True),
 })
 
@@ -231,7 +238,13 @@ def restorer_from_config(cfg, encoder=None):
     spec = ARCHS[cfg['arch']]
     clf = (encoder if encoder is not None else classifier_from_config(cfg['encoder'])) if spec.encoder else None
     model = Restorer(spec.build(cfg, clf), cfg['mean'], cfg['std'], cfg.get('input_range', (0., 1.)))
+    if cfg.get('folded'): fold_rep_convs(model)  # saved as the plain net it computes
     model.config = cfg
+    return model
+
+def fold(model):
+    "A restorer trained with re-parameterised convs as the plain net they compute (in place), for inference or export."
+    if fold_rep_convs(model): model.config = dict(model.config, folded=True)
     return model
 
 def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides):
@@ -240,18 +253,48 @@ def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides)
     cfg = restorer_config(arch, encoder=classifier_model.config, **overrides)
     return restorer_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 
-def critic_config(nf=32, n_blocks=3, p=0.15):
-    "Config of a GAN critic: fastai's `gan_critic` (spectral norm, self-attention), `nf` features in its first layer."
-    return dict(kind='critic', arch='gan_critic', nf=nf, n_blocks=n_blocks, p=p, mean=(0.5,)*3, std=(0.25,)*3)
+class UNetCritic(nn.Module):
+    "A U-Net critic with spectral norm (as Real-ESRGAN's): a realness logit for every pixel, from texture and context."
+    def __init__(self, nf=32, n_down=3):
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        self.stem = nn.Conv2d(3, nf, 3, padding=1)
+        self.downs = nn.ModuleList([sn(nn.Conv2d(nf * 2**i, nf * 2**(i+1), 4, 2, 1, bias=False))
+                                    for i in range(n_down)])
+        self.ups = nn.ModuleList([sn(nn.Conv2d(nf * 2**(i+1), nf * 2**i, 3, padding=1, bias=False))
+                                  for i in reversed(range(n_down))])
+        self.extra = nn.ModuleList([sn(nn.Conv2d(nf, nf, 3, padding=1, bias=False)) for _ in range(2)])
+        self.out = nn.Conv2d(nf, 1, 3, padding=1)
+    def forward(self, x):
+        act = partial(F.leaky_relu, negative_slope=0.2)
+        skips = [act(self.stem(x))]
+        for down in self.downs: skips.append(act(down(skips[-1])))
+        h = skips.pop()
+        for up in self.ups:
+            h = act(up(F.interpolate(h, scale_factor=2, mode='bilinear', align_corners=False))) + skips.pop()
+        for layer in self.extra: h = act(layer(h))
+        return self.out(h).flatten(1)  # one logit per pixel, flat as fastai's critic loss expects
+
+def _gan_critic(cfg):
+    from fastai.vision.gan import gan_critic  # fastai's GAN module imports its training side: only critics need it
+    return gan_critic(3, cfg['nf'], cfg['n_blocks'], cfg['p'])
+
+CRITICS = Registry('critic', {
+    'gan_critic': (_gan_critic, dict(nf=32, n_blocks=3, p=0.15)),  # fastai's: spectral norm, self-attention, patches
+    'unet_critic': (lambda cfg: UNetCritic(cfg['nf'], cfg['n_blocks']), dict(nf=32, n_blocks=3)),  # per pixel
+})
+
+def critic_config(arch='gan_critic', **overrides):
+    "Config of a GAN critic (see `CRITICS`), `nf` features in its first layer, `n_blocks` halvings of the image."
+    return dict(kind='critic', arch=arch, **dict(CRITICS[arch][1], **overrides), mean=(0.5,)*3, std=(0.25,)*3)
 
 def critic_min_size(cfg):
-    "The smallest image side the critic takes: each block halves it, down to the 4x4 of its last conv."
-    return 4 * 2 ** (cfg['n_blocks'] + 1)
+    "The smallest image side the critic takes: each block halves it (fastai's, down to the 4x4 of its last conv)."
+    return (4 if cfg['arch'] == 'gan_critic' else 2) * 2 ** (cfg['n_blocks'] + 1)
 
 def critic_from_config(cfg):
-    "A critic of [0,1] images, one logit per patch: normalised as the restorers normalise, then fastai's `gan_critic`."
-    from fastai.vision.gan import gan_critic  # fastai's GAN module imports its training side: only critics need it
-    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std']), gan_critic(3, cfg['nf'], cfg['n_blocks'], cfg['p']))
+    "A critic of [0,1] images, normalised as the restorers normalise, then the network its config names."
+    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std']), CRITICS[cfg['arch']][0](cfg))
     model.config = cfg
     return model
 

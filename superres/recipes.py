@@ -51,7 +51,7 @@ def fine_tune_phases(lr, lr_mult=100, pct_start=0.3, div=5.):
 def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, last=True, **one_cycle):
     "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
     checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
-    checkpoint.phase, learn.resume_epoch = phase, 0
+    checkpoint.phase, learn.resume_epoch, learn.resume_average = phase, 0, None
     if ckpt is not None and ckpt['phase'] > phase: return  # finished before the interruption
     if ckpt is not None and ckpt['phase'] == phase:
         if ckpt['epoch'] >= n_epoch and last:
@@ -60,7 +60,7 @@ def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, last=True, **one_cycl
         if ckpt['epoch'] >= n_epoch: return  # interrupted between this phase's last epoch and the next phase's first
         learn.create_opt()
         learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
-        learn.resume_epoch = ckpt['epoch']
+        learn.resume_epoch, learn.resume_average = ckpt['epoch'], ckpt.get('average')
     one_cycle = dict(dict(lr_max=lr), **one_cycle)
     with data_parallel(learn): learn.fit_one_cycle(n_epoch, cbs=cbs, start_epoch=learn.resume_epoch, **one_cycle)
 
@@ -147,35 +147,36 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
                    bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=0.25,
                    feature_layers=None, precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False,
                    pipeline='auto', init=None, lr_mult=100, gan=False, gan_weight=GAN_WEIGHT, critic=None,
-                   critic_thresh=CRITIC_THRESH):
+                   critic_arch='gan_critic', critic_thresh=CRITIC_THRESH, ema=None, sharpen_target=None):
     "The restoration recipe: paired data for `task`, net, loss; fine-tuned from `init` (`default`: the shipped one)."
     if gan and init is None:
         raise UsageError('`gan` fine-tunes a trained generator, as fastai\'s recipe does: pass `init` (a model of this '
                          'task, e.g. a run trained with the same task and a pixel or perceptual loss)')
     out, ckpt = _start(out, seed, resume, budget)
-    critic = _critic(critic, size) if gan else None  # after seeding: a new critic starts the same every run
+    critic = _critic(critic, critic_arch, size) if gan else None  # after seeding: a new critic starts the same
     clf = load_classifier(classifier, trust_pickle) if classifier or loss == 'perceptual' else None
-    base = load_restorer(init, trust_pickle, device='cpu', scale=scale) if init is not None else None
+    base = load_restorer(init, trust_pickle, device='cpu', scale=scale, folded=False) if init is not None else None
     if base is not None: arch = base.config['arch']
     deg = task_degradation(task, scale, down, up, lr_input=ARCHS[arch].takes_lr)
     dls = _paired_data(data, deg, pipeline, num_workers, size=size, classes=classes, per_class=per_class,
-                       val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad)
+                       val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad,
+                       sharpen_target=sharpen_target)
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
                                 feature_layers=feature_layers, precision=precision, path=out, init_model=base)
     encoder = clf is not None and pretrained and ARCHS[arch].encoder and base is None
     frozen = freeze_epochs if encoder or gan or (base is not None and learn.new_params) else 0
     fit_learn = _gan(learn, base, critic, gan_weight, critic_thresh, precision) if gan else learn
     run = _fit(fit_learn, out, ckpt, epochs, lr, budget, frozen=frozen, fine_tune=base is not None and not gan,
-               lr_mult=lr_mult)
+               lr_mult=lr_mult, cbs=[WeightAverage(ema)] if ema else [])
     if is_main_process():
         show_results_png(learn, out/'results.png')
         _finish_run(learn, out, run.pop('meter'), run.pop('history'), fit_learn, **run, arch=arch, loss=loss,
                     task=deg.spec, scale=deg.scale, **(dict(gan_weight=gan_weight) if gan else {}))
     return learn
 
-def _critic(path, size):
+def _critic(path, arch, size):
     "The critic of a `gan` run (new, or an earlier run's), checked to judge crops of `size`."
-    critic = load_critic(path)
+    critic = load_critic(path, arch)
     if size < critic_min_size(critic.config):
         raise UsageError(f'`gan` needs a `size` of at least {critic_min_size(critic.config)}, the smallest image its '
                          f'critic judges, not {size}')

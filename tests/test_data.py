@@ -159,7 +159,7 @@ def test_decoded_pairs_say_what_they_cannot_serve(tiny_root, tmp_path):
     assert decoded_pairs_unsupported(tmp_path, Downscale(2), size=96) is None  # photos: crops of any size
     assert decoded_pairs_unsupported([tiny_root, tmp_path], Downscale(2), size=48) is None
     assert '96' in decoded_pairs_unsupported([tiny_root, tmp_path], Downscale(2), size=96)  # Tiny ImageNet is 64
-    for task in ('jpeg', 'superres:down=lanczos', 'real+superres'):
+    for task in ('jpeg', 'superres:down=lanczos', 'real+superres'):  # a chain has no batched form
         assert 'no batched form' in decoded_pairs_unsupported(tiny_root, parse_degradation(task))
     with pytest.raises(UsageError, match='`pipeline` datablock'):
         train_restorer(tmp_path/'run', data=tiny_root, task='jpeg', pipeline='decoded', classes=2, epochs=1)

@@ -16,8 +16,12 @@ from superres.degradations import (
     Holes,
     JpegCompress,
     Noise,
+    RealPhoto,
     Watermark,
+    blur_kernel,
+    filter_image,
     parse_degradation,
+    sinc_kernel,
     task_degradation,
 )
 from superres.errors import UsageError
@@ -85,7 +89,7 @@ def test_specs_parse_compose_and_reject_typos():
     d = parse_degradation('jpeg:quality=5..30+denoise:kind=gaussian,sigma=10')
     assert [p.name for p in d.parts] == ['jpeg', 'denoise']
     assert d.parts[0].quality == (5., 30.) and d.parts[1].sigma == 10
-    assert parse_degradation('real+superres:scale=4').scale == 4
+    assert parse_degradation('real+superres:scale=4').scale == 4 and parse_degradation('real:scale=4').scale == 4
     for bad, msg in [('jpg', 'unknown task'), ('jpeg:qualty=5', 'bad parameter'), ('jpeg:5', 'key=value'),
                      ('outpaint:side=middle', 'side'), ('superres:down=fancy', 'filter')]:
         with pytest.raises(UsageError, match=msg): parse_degradation(bad)
@@ -117,3 +121,41 @@ def test_downscale_batch_draws_a_filter_per_image():
     is_bicubic = (out == bicubic).flatten(1).all(1)
     assert out.shape == (64, 3, 8, 8) and (is_bicubic | (out == nearest).flatten(1).all(1)).all()
     assert 16 < is_bicubic.sum() < 48
+
+def blockiness(img):
+    "Mean step across the columns and rows on JPEG's 8x8 grid over the mean step elsewhere (1: no grid)."
+    y = arr(img.convert('L'))
+    dx, dy = np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0))
+    on = lambda d, ax: np.take(d, np.arange(7, d.shape[ax], 8), axis=ax).mean()
+    off = lambda d, ax: np.take(d, [i for i in range(d.shape[ax]) if i % 8 != 7], axis=ax).mean()
+    return (on(dx, 1) + on(dy, 0)) / (off(dx, 1) + off(dy, 0))
+
+def test_real_puts_its_jpeg_blocks_on_the_low_resolution_grid():
+    "Artefacts at the photo's own scale: JPEG last at the low resolution, not at full size then shrunk x4."
+    img = photo(256, 256)
+    new, old = task_degradation('real:scale=4', lr_input=True), task_degradation('real+superres:scale=4', lr_input=True)
+    seeds = range(24)
+    b_new = np.mean([blockiness(new(img, random.Random(s))) for s in seeds])
+    b_old = np.mean([blockiness(old(img, random.Random(s))) for s in seeds])
+    assert new(img, random.Random(0)).size == old(img, random.Random(0)).size == (64, 64)
+    assert b_new > 1.15 and b_old < 1.05 and b_new > b_old + 0.1, (b_new, b_old)
+
+def test_real_scale_and_up_follow_the_task_flags():
+    d = task_degradation('real', scale=2)
+    assert isinstance(d, RealPhoto) and (d.scale, d.up) == (2, 'bicubic')
+    assert d(photo(64, 48), random.Random(0)).size == (64, 48)  # upsampled back for full-size nets
+    lr = task_degradation('real:scale=2', lr_input=True)
+    assert lr.up is None and lr(photo(64, 48), random.Random(0)).size == (32, 24)
+    with pytest.raises(UsageError, match='real:scale'): task_degradation('real', lr_input=True)
+    with pytest.raises(UsageError, match='`down`'): task_degradation('real:scale=4', down='box')
+    x = torch.from_numpy(np.stack([np.asarray(photo(32, 32))] * 3)).permute(0, 3, 1, 2).contiguous()
+    assert lr.batch(x).shape == (3, 3, 16, 16)
+
+def test_blur_kernels_are_normalised_and_filter_keeps_flat_images():
+    for k in (blur_kernel(21, 3., 1., 0.7), blur_kernel(7, 1., 1., beta=3.), blur_kernel(9, 2., 1., 1., 1.5, True),
+              sinc_kernel(13, np.pi / 4)):
+        assert abs(k.sum() - 1) < 1e-6 and np.allclose(k, k[::-1, ::-1])  # point-symmetric: convolution = correlation
+    flat = Image.new('RGB', (5, 4), (200, 10, 90))  # smaller than the kernel: edges replicated
+    assert np.array_equal(arr(filter_image(flat, blur_kernel(21, 3., 2., 0.3))), arr(flat))
+    wide, narrow = (filter_image(photo(64, 64), blur_kernel(21, s, s)) for s in (3., 0.5))
+    assert np.abs(np.diff(arr(wide), axis=1)).mean() < np.abs(np.diff(arr(narrow), axis=1)).mean()

@@ -9,7 +9,7 @@ from PIL import Image
 from superres.cli import main
 from superres.hub import load_any, save_model
 from superres.inference import upscale_image
-from superres.models import classifier, restorer
+from superres.models import classifier, fold, restorer
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
@@ -24,8 +24,9 @@ def randomised(model, seed=0):
     return model.eval()
 
 @pytest.mark.parametrize('make', [lambda: restorer('tiny_unet'), lambda: restorer('sr_resnet', n_blocks=2),
+                                  lambda: fold(randomised(restorer('rep_resnet', n_blocks=2))),
                                   lambda: classifier('cpu_small', n_out=7)],
-                         ids=['tiny_unet', 'sr_resnet', 'classifier'])
+                         ids=['tiny_unet', 'sr_resnet', 'rep_resnet_folded', 'classifier'])
 def test_onnx_matches_pytorch_at_any_size(make, tmp_path):
     model = randomised(make())
     onnx_model = load_onnx(export_onnx(model, tmp_path/'m.onnx'))

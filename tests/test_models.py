@@ -3,9 +3,12 @@ classifier."""
 import fastai.callback.hook  # noqa: F401 (patches Learner.summary)
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from superres.errors import UsageError
+from superres.hub import load_model, load_restorer, save_model
+from superres.layers import RepConv
 from superres.learner import unet_splitter
 from superres.models import (
     PRESETS,
@@ -77,3 +80,26 @@ def test_encoder_from_classifier_and_freeze_splits():
         assert m.eval()(x).shape == x.shape
         enc, rest = unet_splitter(m)
         assert len(enc) + len(rest) == len(list(m.parameters())) and enc and rest
+
+@pytest.mark.parametrize('scale', [2, 4])
+def test_rep_resnet_folds_into_the_plain_net_it_computes(scale, tmp_path):
+    "Trained as wide branches, run as sr_resnet's plain convs: same outputs (1e-4), sr_resnet's parameter count."
+    torch.manual_seed(scale)
+    model = restorer('rep_resnet', scale=scale, n_blocks=2, nf=16).eval()
+    with torch.no_grad():
+        for p in model.parameters(): p.copy_(torch.randn_like(p) * 0.05)  # the untrained net is bicubic: too easy
+    x = torch.rand(2, 3, 19, 26)
+    with torch.no_grad(): want = model(x)
+    assert want.shape == (2, 3, 19 * scale, 26 * scale)
+    assert (want - F.interpolate(x, scale_factor=scale)).abs().max() > 0.1
+    save_model(model, tmp_path/'model.pth')
+    plain, wide = load_restorer(tmp_path/'model.pth', device='cpu'), load_restorer(tmp_path/'model.pth', folded=False)
+    assert not any(isinstance(m, RepConv) for m in plain.modules()) and plain.config['folded']
+    assert sum(isinstance(m, RepConv) for m in wide.modules()) == 2 * 2 + 2  # head, two per block, the body's last
+    plain_params = sum(p.numel() for p in plain.parameters())
+    assert plain_params == sum(p.numel() for p in restorer('sr_resnet', scale=scale, n_blocks=2, nf=16).parameters())
+    with torch.no_grad(): assert (plain(x) - want).abs().max() < 1e-4 and (wide(x) - want).abs().max() < 1e-6
+    save_model(plain, tmp_path/'plain.pth')  # a folded file (what ships) rebuilds as the plain net
+    again = load_model(tmp_path/'plain.pth')
+    with torch.no_grad(): assert (again(x) - want).abs().max() < 1e-4
+    assert sum(p.numel() for p in again.parameters()) == plain_params

@@ -121,6 +121,8 @@ def add_training(p, bs, files, several=False):
                    '(default 0.25; 0: off)')
     p.add_argument('--no-erase', dest='erase', action='store_const', const=0., help='the same as --erase 0')
     add_precision(p)
+    p.add_argument('--ema', type=probability, metavar='DECAY', help='validate and keep an exponential moving average '
+                   'of the weights with this decay per step (e.g. 0.999; default off: the last weights)')
     p.add_argument('--seed', type=int, help='random seed for a repeatable run')
     p.add_argument('--resume', action='store_true', help='continue an interrupted --epochs run from the checkpoint in '
                    '--out (saved after every epoch; same settings as the first run)')

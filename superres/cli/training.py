@@ -67,8 +67,6 @@ def add_classify_train_args(p):
     p.add_argument('--no-augment', dest='augment', action='store_false', help='train without augmentation')
     p.add_argument('--no-trivial-augment', dest='trivial_augment', action='store_false',
                    help='keep pad+crop, flip and erasing, leave TrivialAugment out')
-    p.add_argument('--ema', type=probability, metavar='DECAY', help='validate and keep an exponential moving average '
-                   'of the weights with this decay per step (e.g. 0.99; default off: the last weights)')
     p.add_argument('--tta', action='store_true', help="after training, also report val accuracy with fastai's "
                    'test-time augmentation (tta_accuracy)')
     mix = p.add_mutually_exclusive_group()
@@ -105,14 +103,15 @@ def add_train_args(p):
     from ..degradations import FILTERS
     from ..gan import GAN_WEIGHT
     from ..losses import LOSSES
-    from ..models import ARCHS, UNET_PRESETS
+    from ..models import ARCHS, CRITICS, UNET_PRESETS
     from ..recipes import PAIRED_PIPELINES
     add_training(p, bs=64, files='model.pth, export.pkl, results.png', several=True)
     p.add_argument('--task', type=task_spec, default='superres',
                    help=task_help('restoration task') + ' (default superres)')
     p.add_argument('--arch', choices=list(ARCHS), default='tiny_unet', help='tiny_unet: added skips, starts as '
                    'identity; _cross: convs on the skips; dynamic_unet: fastai DynamicUnet; sr_resnet: EDSR-style, '
-                   'works on the low-resolution image')
+                   'works on the low-resolution image; rep_resnet: sr_resnet whose convs train as wider branches, '
+                   'folded into its plain convs for inference; rfdn: RFDN-style distillation blocks')
     p.add_argument('--loss', choices=list(LOSSES), default='mse', help='pixel loss, or perceptual: MSE + classifier '
                    'features (needs --classifier)')
     p.add_argument('--classifier', help='classifier run folder or model file: pretrained encoder and perceptual '
@@ -128,8 +127,14 @@ def add_train_args(p):
                    'upscale --strength')
     p.add_argument('--gan-weight', type=positive(float), default=GAN_WEIGHT, help='--gan: weight of the adversarial '
                    f'loss against the restoration loss (default {GAN_WEIGHT:g}, as ESRGAN)')
+    p.add_argument('--sharpen-target', nargs='?', type=positive(float), const=0.5, metavar='WEIGHT',
+                   help='train towards unsharp-masked targets (weight 0.5 as Real-ESRGAN: edges over 10/255 sharpened, '
+                   'flat areas kept), so the model learns crisper edges than the photos have (default off)')
     p.add_argument('--critic', metavar='MODEL', help='--gan: start from this critic.pth of an earlier --gan run '
-                   "(default: a new fastai gan_critic)")
+                   "(default: a new critic of --critic-arch)")
+    p.add_argument('--critic-arch', choices=list(CRITICS), default='gan_critic', help="--gan: the critic; gan_critic: "
+                   "fastai's (spectral norm, self-attention, a logit per patch); unet_critic: a U-Net with spectral "
+                   'norm, a logit per pixel, as Real-ESRGAN (default gan_critic)')
     p.add_argument('--no-pretrained', dest='pretrained', action='store_false',
                    help='with --classifier: use it for the perceptual loss only, train the UNet from scratch')
     p.add_argument('--feature-layers', type=int, nargs='+', help='classifier layers for the perceptual loss (default: '
