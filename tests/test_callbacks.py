@@ -82,3 +82,26 @@ def test_progressive_resize_grows_to_full_size(dls):
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(4, 1e-3, cbs=[ProgressiveResize(start=32, full_at=0.5), spy])
     assert spy.sizes[0] == 32 and spy.sizes[-1] == 64 and spy.sizes == sorted(spy.sizes)
+
+def test_a_resumed_run_keeps_averaging_from_the_checkpoint(tiny_root, tmp_path, monkeypatch):
+    "The weight average is saved with each checkpoint: a run resumed across sessions does not restart its average."
+    from superres.recipes import train_classifier
+    args = dict(out=tmp_path/'run', data=tiny_root, classes=3, epochs=2, bs=4, ema=0.9, trivial_augment=False,
+                erase=0, precision='fp32', seed=0)
+    save = callbacks.Checkpoint.after_epoch
+    def stop_after_first(self):
+        save(self)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(callbacks.Checkpoint, 'after_epoch', stop_after_first)
+    with pytest.raises(KeyboardInterrupt): train_classifier(**args)
+    saved = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
+    assert saved['epoch'] == 1 and saved['average']['n_averaged'] > 0
+    monkeypatch.setattr(callbacks.Checkpoint, 'after_epoch', save)
+    started = {}
+    before_fit = WeightAverage.before_fit
+    def spy(self):
+        before_fit(self)
+        started.update({k: v.clone() for k, v in self.avg.state_dict().items()})
+    monkeypatch.setattr(WeightAverage, 'before_fit', spy)
+    train_classifier(resume=True, **args)
+    assert all(torch.equal(started[k], v) for k, v in saved['average'].items())

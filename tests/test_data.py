@@ -22,6 +22,7 @@ from superres.data import (
     decoded_pairs_unsupported,
     paired_dls,
     sr_dls,
+    unsharp_mask,
 )
 from superres.degradations import Downscale, degrade_sr, parse_degradation
 from superres.errors import UsageError
@@ -178,3 +179,16 @@ def test_any_folder_of_images(tmp_path):
     dls = sr_dls(tmp_path, size=48, bs=2, num_workers=0, erase=0)
     x, y = dls.train.one_batch()
     assert x.shape == y.shape == (2, 3, 48, 48)
+
+@pytest.mark.parametrize('task', ['superres', 'real:scale=2'])
+def test_sharpened_targets_leave_the_inputs_alone(tiny_root, task):
+    "Unsharp-masked targets (Real-ESRGAN's): the same pairs, the targets' edges boosted, flat areas and inputs kept."
+    def batch(sharpen):
+        torch.manual_seed(0), random.seed(0)
+        return decoded_paired_dls(tiny_root, task, classes=2, bs=6, erase=0, sharpen_target=sharpen).valid.one_batch()
+    (x, y), (xs, ys) = batch(None), batch(0.5)
+    assert torch.equal(plain(x), plain(xs)) and type(ys) is not TensorImageLR
+    assert torch.allclose(plain(ys), unsharp_mask(plain(y), 0.5), atol=1e-6)
+    assert (plain(ys) - plain(y)).abs().max() > 0.05
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    assert torch.equal(unsharp_mask(flat), flat)

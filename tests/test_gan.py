@@ -145,3 +145,14 @@ def test_run_stopped_between_its_frozen_and_unfrozen_phases_resumes(photos, pare
     train_restorer(resume=True, **args)
     assert len((tmp_path/'run'/'history.csv').read_text().splitlines()) == 3
     assert torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)['phase'] == 1
+
+def test_unet_critic_with_sharpened_targets_and_an_averaged_generator(photos, parent, tmp_path):
+    "Real-ESRGAN's choices as options: a U-Net critic (a logit per pixel), unsharp-masked targets, EMA of the weights."
+    args = dict(_gan_args(photos, parent, tmp_path/'run'), critic_arch='unet_critic', sharpen_target=0.5, ema=0.9)
+    train_restorer(critic_thresh=1.0, **args)
+    critic = load_critic(tmp_path/'run'/'critic.pth', 'unet_critic')
+    assert critic.config['arch'] == 'unet_critic' and critic(torch.rand(2, 3, 64, 64)).shape == (2, 64 * 64)
+    before, after = load_model(parent).state_dict(), load_model(tmp_path/'run'/'model.pth').state_dict()
+    assert sum(not torch.equal(after[k], before[k]) for k in after) >= len(after) // 2
+    assert 'average' in torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
+    with pytest.raises(UsageError, match='not a gan_critic'): load_critic(tmp_path/'run'/'critic.pth')
