@@ -11,12 +11,13 @@ from typing import NamedTuple
 import torch
 from PIL import Image, ImageOps
 
+from .backends import with_backend
 from .errors import UsageError
 from .fills import SIDES
 from .hub import SHIPPED_NAMED, load_restorer, shipped_scales
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
-from .tiling import OVERLAP
+from .tiling import OVERLAP, model_device
 
 __all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'QUEUE_PER_SLOT', 'RESULT_TTL', 'REAL_PHOTO', 'AppError', 'TaskModels',
            'default_concurrency', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
@@ -31,9 +32,10 @@ class AppError(UsageError):
     "A problem with what the user gave the app, in words they can act on."
 
 class TaskModels(NamedTuple):
-    "The models serving one task, by scale, and where they came from, as the app tells its users."
+    "The models serving one task, by scale, where they came from, as the app tells its users, and notes for its host."
     by_scale: dict
     source: str
+    notes: tuple = ()
     def pick(self, scale=None):
         "The model for x`scale`: that scale's, else the smallest larger one (resized down), else the largest."
         scales = sorted(self.by_scale)
@@ -48,23 +50,30 @@ def _describe(model, source):
     cfg = getattr(model, 'config', {})
     return f'{source} ({cfg.get("arch", "model")}, x{cfg.get("scale", 1)})'
 
-def load_models(paths=None, trust_pickle=False):
-    "Task name -> TaskModels, from run folders or model files (none: the shipped superres models of every scale)."
+def _run_by(backend, by_scale, source):
+    "TaskModels of `by_scale` run by `backend`, noting each model OpenVINO could not take."
+    run = {s: with_backend(m, backend) for s, m in by_scale.items()}
+    return TaskModels({s: m for s, (m, _) in run.items()}, source, tuple(n for _, notes in run.values() for n in notes))
+
+def load_models(paths=None, trust_pickle=False, backend='auto'):
+    """Task name -> TaskModels, from run folders or model files (none: the shipped superres models of every scale), run
+    by `backend` (`superres.backends`)."""
     if not paths:
         by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
         arch = next(iter(by_scale.values())).config.get('arch')
         scales = ', '.join(f'x{s}' for s in by_scale)
-        models = {'superres': TaskModels(by_scale, f'the shipped {arch} models, {scales}')}
+        models = {'superres': _run_by(backend, by_scale, f'the shipped {arch} models, {scales}')}
         if SHIPPED_NAMED['real'].is_file():
             real = load_restorer('real')
-            models[REAL_PHOTO] = TaskModels({real.config['scale']: real}, 'the shipped real-photo model (x4, '
-                                            'trained on noisy, blurred, JPEG-compressed inputs, then GAN-sharpened)')
+            models[REAL_PHOTO] = _run_by(backend, {real.config['scale']: real}, 'the shipped real-photo model (x4, '
+                                         'trained on noisy, blurred, JPEG-compressed inputs, then GAN-sharpened)')
         return models
     found = {}
     for p in paths:
         m = load_restorer(p, trust_pickle)
         found.setdefault(model_degradation(m).name, []).append((m.config.get('scale', 1), m, _describe(m, p)))
-    return {task: TaskModels({s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms)) for task, ms in found.items()}
+    return {task: _run_by(backend, {s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms))
+            for task, ms in found.items()}
 
 def open_upload(path, max_pixels=MAX_PIXELS):
     "The uploaded file as an upright PIL image, refused clearly when it is not an image or too big."
@@ -95,7 +104,7 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
     model = models[task].pick(float(scale) if scale else None)
     sr = model.config.get('scale', 1) > 1
     # entered here: autocast is per thread, and the app serves each request in its own
-    with inference_precision(precision):
+    with inference_precision(precision, model_device(model)):
         out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
                                    progress=progress, **({} if sr else inputs))
     before = img.convert(out.mode).resize(out.size, Image.BICUBIC)
@@ -165,7 +174,7 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
     return demo
 
 def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1',
-           max_upload_mb=MAX_UPLOAD_MB, concurrency=None):
+           max_upload_mb=MAX_UPLOAD_MB, concurrency=None, backend='auto'):
     "Serve the app until interrupted, `concurrency` upscales at a time, the rest queued; uploads stay in RAM."
     folder = ram_folder()
     os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
@@ -173,7 +182,10 @@ def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=Fals
     concurrency = concurrency or default_concurrency()
     print(f'uploads and results stay in {folder} (removed on exit); {concurrency} upscale(s) at a time', flush=True)
     try:
-        demo = build_app(load_models(model_paths, trust_pickle), max_pixels, out_dir=folder)
+        models = load_models(model_paths, trust_pickle, backend)
+        for task, m in models.items():
+            for note in m.notes: print(f'{task}: note: {note}', flush=True)
+        demo = build_app(models, max_pixels, out_dir=folder)
         demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_PER_SLOT * concurrency)
         demo.launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
                     max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads unread

@@ -11,7 +11,7 @@ from .images import image_to_tensor
 from .inference import upscale_image
 from .metrics import colorfulness, psnr, psnr_y, ssim, ssim_y
 from .precision import inference_precision
-from .tiling import refine
+from .tiling import model_device, refine
 
 __all__ = ['evaluate', 'evaluate_sr', 'evaluate_task']
 
@@ -76,8 +76,9 @@ def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, b
     if not files: raise UsageError(f'no images in {images}')
     names = protocol.baselines + (['model'] if model is not None else [])
     rows, kept = [], {n: [] for n in ['target'] + names}
+    device = model_device(model) if model is not None else None  # an OpenVINO model's precision is the CPU's
     for i, f in enumerate(progress_bar(files, display=progress and len(files) > 1, leave=False)):
-        with inference_precision(precision): targ, outs = protocol.case(_load(f), i, model, tile)
+        with inference_precision(precision, device): targ, outs = protocol.case(_load(f), i, model, tile)
         row = dict(image=f.name)
         for name, out in outs.items(): row.update({f'{name}_{k}': v for k, v in protocol.score(out, targ).items()})
         if deg.name == 'colorize': row['target_colorfulness'] = float(colorfulness(targ[None])[0])

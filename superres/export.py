@@ -10,14 +10,14 @@ import torch
 from .errors import ModelError, UsageError
 from .files import atomic_path
 
-__all__ = ['export_onnx', 'OnnxModel', 'load_onnx']
+__all__ = ['onnx_proto', 'export_onnx', 'OnnxModel', 'load_onnx']
 
-def export_onnx(model, dest, example_size=64):
-    "Write `model` as ONNX (dynamic batch, height, width; its config in the metadata) atomically; returns the path."
+def onnx_proto(model, example_size=64):
+    "`model` as an ONNX ModelProto: dynamic batch, height and width; its config and a checksum in the metadata."
     import onnx
     from torch.export import Dim
-    # channels-last weights pin the batch size
-    model = copy.deepcopy(model).eval().float().to(memory_format=torch.contiguous_format)
+    # channels-last weights pin the batch size; the example input is on the CPU, and so must the copy be
+    model = copy.deepcopy(model).eval().float().cpu().to(memory_format=torch.contiguous_format)
     x = torch.rand(1, 3, example_size, example_size)
     dims = {0: Dim('batch', min=1, max=1024), 2: Dim('height', min=8, max=16384), 3: Dim('width', min=8, max=16384)}
     with torch.no_grad():
@@ -26,8 +26,13 @@ def export_onnx(model, dest, example_size=64):
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {'superres_config': json.dumps(getattr(model, 'config', {})),
                                         'superres_sha256': _graph_digest(proto)})
+    return proto
+
+def export_onnx(model, dest, example_size=64):
+    "Write `model` as ONNX (see `onnx_proto`) atomically; returns the path."
+    import onnx
     dest = Path(dest)
-    with atomic_path(dest) as tmp: onnx.save(proto, str(tmp))
+    with atomic_path(dest) as tmp: onnx.save(onnx_proto(model, example_size), str(tmp))
     return dest
 
 def _graph_digest(proto):
@@ -53,10 +58,11 @@ class OnnxModel:
     "An exported model run by ONNX Runtime, called like the PyTorch model on [0,1] NCHW tensors (tiling works as is)."
     def __init__(self, path, threads=None):
         import onnxruntime as ort
-        proto, self.config, refused = _checked_proto(path)
+        self.proto, self.config, refused = _checked_proto(path)  # the proto: what OpenVINO reads (superres.backends)
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = threads
-        try: self.session = ort.InferenceSession(proto.SerializeToString(), opts, providers=['CPUExecutionProvider'])
+        try: self.session = ort.InferenceSession(self.proto.SerializeToString(), opts,
+                                                 providers=['CPUExecutionProvider'])
         except Exception as e:  # ONNX Runtime's own exception types, one per failure kind, none exported
             if not type(e).__module__.startswith('onnxruntime'): raise
             raise refused(str(e).splitlines()[0][:160]) from e

@@ -100,6 +100,14 @@ def smooth_photo(w=64, h=48, seed=0):
     a = np.stack([xx, yy, 1 - xx * yy], -1) * 200 + np.random.default_rng(seed).normal(0, 8, (h, w, 3)) + 20
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
+def randomised(model, seed=0):
+    "Untrained restorers are the identity (zero-initialised): random weights make parity mean something."
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters(): p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
 def untrained_task_model(task):
     "An untrained restorer (the identity) that says it was trained for `task` at scale 1."
     from superres.degradations import parse_degradation

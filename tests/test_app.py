@@ -57,3 +57,12 @@ def test_app_shows_the_controls_of_the_chosen_task():
     assert scale['visible'] is False and side['visible'] is True and amount['visible'] is True
     assert change.fn('superres')[0]['visible'] is True
     assert 'superres: x2 run; outpaint: outpaint run' in by_id['models'].value
+
+def test_models_run_by_the_backend_asked_for():
+    from superres.backends import OpenVinoModel, openvino_installed
+    if not openvino_installed(): pytest.skip('needs the superres[openvino] extra')
+    for backend in ('openvino', 'torch'):
+        models = load_models(backend=backend)
+        run = [m for task in models.values() for m in task.by_scale.values()]
+        assert len(run) == 3 and all(isinstance(m, OpenVinoModel) == (backend == 'openvino') for m in run), backend
+        assert all(task.notes == () for task in models.values())

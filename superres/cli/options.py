@@ -4,10 +4,11 @@ options to a library function by name and refuses one it does not take.
 import argparse
 import inspect
 import json
+import sys
 
 __all__ = ['Parser', 'positive', 'probability', 'task_spec', 'task_help', 'META', 'call', 'emit_json', 'add_data',
-           'add_skip_bad', 'add_trust', 'add_precision', 'add_json', 'add_tiling', 'add_image_io', 'add_model',
-           'add_strength', 'add_training', 'add_tta', 'task_model']
+           'add_skip_bad', 'add_trust', 'add_precision', 'add_backend', 'add_json', 'add_tiling', 'add_image_io',
+           'add_model', 'add_strength', 'add_training', 'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -78,6 +79,13 @@ def add_precision(p, default='auto'):
                    'auto: bf16 where it is native (CPUs with AVX512-BF16/AMX, GPUs from Ampere on), '
                    'fp16 on older GPUs, else fp32; fp16 needs a GPU')
 
+def add_backend(p):
+    from ..backends import BACKENDS
+    p.add_argument('--backend', choices=BACKENDS, default='auto', help='what runs the model (default auto): openvino '
+                   'compiles it for the CPU (1.45x PyTorch there; pip install "superres[openvino]"), torch runs it '
+                   'as loaded (PyTorch; an .onnx file: ONNX Runtime); auto: OpenVINO on a CPU where it is installed, '
+                   'else PyTorch (always on a GPU)')
+
 def add_json(p, what):
     p.add_argument('--json', metavar='FILE', help=f'write {what} as JSON to FILE (-: to standard output instead of the '
                    'table)')
@@ -129,11 +137,14 @@ def add_training(p, bs, files, several=False):
     add_data(p, several=several)
     add_skip_bad(p)
 
-def task_model(model, task, trust_pickle=False, scale=None, strength=None):
-    "The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for."
+def task_model(model, task, trust_pickle=False, scale=None, strength=None, backend='auto', precision='auto'):
+    """The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for,
+    run by `--backend` (OpenVINO: compiled for `--precision`); a note where OpenVINO could not take it."""
+    from ..backends import with_backend
     from ..errors import UsageError
     from ..hub import is_default, load_restorer
     from ..inference import model_degradation
+    from ..ranks import rank
     if is_default(model) and task is not None and task.scale == 1:
         raise UsageError(f'superres ships superres models only: train one with `superres train '
                          f'--task {task.spec} --out RUN` and pass --model RUN')
@@ -142,4 +153,6 @@ def task_model(model, task, trust_pickle=False, scale=None, strength=None):
     if task is not None and task.name != trained.name and min(task.scale, trained.scale) == 1:  # upscalers all upscale
         raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a model trained '
                          f'with --task {task.name}')
+    loaded, notes = with_backend(loaded, backend, precision)
+    for note in notes if rank() == 0 else []: print(f'superres: note: {note}', file=sys.stderr)
     return loaded

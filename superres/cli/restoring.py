@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from .options import (
+    add_backend,
     add_image_io,
     add_model,
     add_precision,
@@ -37,9 +38,10 @@ def _restore_files(a, task, scale=None, **inputs):
     from ..folders import restore_files
     from ..inference import SelfEnsemble
     from ..precision import inference_precision
-    model = task_model(a.model, task, a.trust_pickle, scale, a.strength)
+    from ..tiling import model_device
+    model = task_model(a.model, task, a.trust_pickle, scale, a.strength, a.backend, a.precision)
     if a.tta: model = SelfEnsemble(model)
-    with inference_precision(a.precision):
+    with inference_precision(a.precision, model_device(model)):  # OpenVINO's on the CPU, even beside a GPU
         return _report(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile, overlap=a.overlap,
                                      scale=scale, **inputs))
 
@@ -52,6 +54,7 @@ def add_upscale_args(p):
     add_tta(p)
     add_tiling(p)
     add_precision(p)
+    add_backend(p)
     add_trust(p)
 
 def cmd_upscale(a): return _restore_files(a, task_spec('superres'), scale=a.scale)
@@ -72,6 +75,7 @@ def add_restore_args(p):
     add_tta(p)
     add_tiling(p)
     add_precision(p)
+    add_backend(p)
     add_trust(p)
 
 def cmd_restore(a):
@@ -119,6 +123,7 @@ def add_app_args(p):
                    '(default 50): bigger files are refused before they are read')
     p.add_argument('--concurrency', type=positive(int), help='upscales run at once, the rest queued with their '
                    'position shown (default: one per GPU, else 2, or one per 8 CPU cores where more)')
+    add_backend(p)
     add_trust(p)
 
 def cmd_app(a):

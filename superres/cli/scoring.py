@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from .options import (
+    add_backend,
     add_json,
     add_model,
     add_precision,
@@ -34,6 +35,7 @@ def add_evaluate_args(p):
     add_tiling(p)
     p.add_argument('--limit', type=positive(int), help='evaluate only the first N images')
     add_precision(p, default='fp32')
+    add_backend(p)
     p.add_argument('--baselines', nargs='+', choices=list(FILTERS), default=['bicubic'],
                    help='non-learned upsampling rows (default bicubic)')
     p.add_argument('--per-image', action='store_true', help='print a row per image')
@@ -47,7 +49,7 @@ def _evaluated_model(a):
     "The model `evaluate` scores: --model, the shipped one for superres when none is given, or none (`none`)."
     from ..inference import SelfEnsemble
     if a.model == 'none' or (a.model is None and a.task is not None and a.task.name != 'superres'): return None
-    model = task_model(a.model, a.task, a.trust_pickle, _task_scale(a), a.strength)
+    model = task_model(a.model, a.task, a.trust_pickle, _task_scale(a), a.strength, a.backend, a.precision)
     return SelfEnsemble(model) if a.tta else model
 
 def _task_scale(a):
