@@ -76,6 +76,7 @@ def load_models(paths=None, trust_pickle=False):
     return {task: TaskModels({s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms)) for task, ms in found.items()}
 
 def _too_big(name, size, max_pixels):
+    "The refusal of an image over `max_pixels`, with what to do instead."
     return AppError(f'{name}: the image is {size}; this app takes up to {max_pixels/1e6:.1f} MP. '
                     'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
 
