@@ -50,11 +50,11 @@ def free_port():
         return s.getsockname()[1]
 
 @contextmanager
-def serve(log_path, concurrency=None, max_pixels=MAX_PIXELS, timeout=240):
+def serve(log_path, concurrency=None, max_pixels=MAX_PIXELS, timeout=240, model=None):
     "`superres app` in a subprocess until the block ends: (url, process, its upload folder)."
     port = free_port()
     cmd = [sys.executable, '-m', 'superres', 'app', '--port', str(port), '--max-pixels', str(max_pixels),
-           *(['--concurrency', str(concurrency)] if concurrency else [])]
+           *(['--concurrency', str(concurrency)] if concurrency else []), *(['--model', str(model)] if model else [])]
     log = open(log_path, 'w')
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False')
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -2,9 +2,11 @@
 pixel and out to extreme aspect ratios, EXIF orientations, odd extensions and file names, then mutated (truncated, bits
 flipped, replaced by random bytes, or given an absurd declared size: decompression bombs). Each goes through the CLI
 (`superres upscale`, in-process) and `upscale_image`: a correct x2 output or one clear line, never a traceback, a hang
-or a partial output. `tests/test_fuzz.py` runs a fixed number of cases; this prints the counts of a longer run.
+or a partial output; with `--app`, also through a running `superres app`'s endpoint (gradio_client): what the CLI
+upscales, the app upscales to the same size, and what it refuses, it refuses with one clear line. `tests/test_fuzz.py`
+runs a fixed number of cases; this prints the counts of a longer run.
 
-    python bench/fuzz.py --examples 3000
+    python bench/fuzz.py --examples 3000 [--app]
 """
 import argparse
 import contextlib
@@ -97,13 +99,31 @@ def time_limit(seconds=TIME_LIMIT):
 def _upright_size(path):
     with Image.open(path) as im: return ImageOps.exif_transpose(im).size
 
-def check_case(model, model_file, name, data, folder, counts):
-    "Run one file through the CLI and `upscale_image` in a fresh folder; assert the promise; count what happened."
+def check_case(model, model_file, name, data, folder, counts, app=None):
+    "Run one file through the CLI, `upscale_image` (and `app`) in a fresh folder; assert the promise; count outcomes."
     case = Path(tempfile.mkdtemp(dir=folder))
-    try: _check(model, model_file, name, data, case, counts)
+    try: _check(model, model_file, name, data, case, counts, app)
     finally: shutil.rmtree(case)
 
-def _check(model, model_file, name, data, folder, counts):
+def _check_app(client, src, cli_wrote, counts):
+    "The file through the running app's endpoint: what the CLI upscaled, at the same size; else a result or one line."
+    from gradio_client import handle_file
+    try:
+        with time_limit():
+            _, result, status = client.predict(handle_file(str(src)), 'superres', 2, 'right', 0.25,
+                                               api_name='/restore')
+    except Hang: raise
+    except Exception as e:  # gradio_client's AppError carries the app's message; a bug arrives without one
+        message = str(e).strip()
+        assert message and '\n' not in message and 'verbose error reporting' not in message, repr(e)
+        assert not cli_wrote, f'the CLI upscaled it; the app said {message}'
+        counts['app: refused'] += 1
+        return
+    w, h = _upright_size(src)
+    with Image.open(result) as im: assert im.size == (2 * w, 2 * h), (im.size, w, h, status)
+    counts['app: upscaled'] += 1
+
+def _check(model, model_file, name, data, folder, counts, app=None):
     from superres.cli import main
     from superres.errors import SuperresError
     from superres.inference import upscale_image
@@ -127,6 +147,7 @@ def _check(model, model_file, name, data, folder, counts):
         assert written == [], written  # nothing partial, nothing half-written
         counts['refused'] += 1
         counts[f'refused: {err[0].split("FAILED: ")[-1].split(":")[0].split("(")[0].strip()[:50]}'] += 1
+    if app is not None: _check_app(app, src, rc == 0, counts)
     # the library function, on whatever PIL can open
     try:
         with time_limit(), Image.open(src) as im:
@@ -153,8 +174,9 @@ def fuzz_model(folder):
     model = restorer().eval()
     return model, save_model(model, Path(folder)/'model.pth')
 
-def run(examples, seed=0):
-    "The property over `examples` cases: counts of what happened (a broken promise raises, shrunk by hypothesis)."
+def run(examples, seed=0, app=False):
+    "The property over `examples` cases (with `app`, also through a served app): counts of what happened."
+    # a broken promise raises, shrunk by hypothesis
     counts, folder = Counter(), tempfile.mkdtemp(prefix='superres-fuzz-')
     model, model_file = fuzz_model(folder)
     @settings(max_examples=examples, deadline=None, database=None, derandomize=seed == 0,
@@ -164,17 +186,25 @@ def run(examples, seed=0):
         name, data, mutation = case
         counts['cases'] += 1
         counts[f'mutation: {mutation}'] += 1
-        check_case(model, model_file, name, data, folder, counts)
+        check_case(model, model_file, name, data, folder, counts, client)
     np.seterr(all='ignore')
-    prop()
+    with contextlib.ExitStack() as stack:
+        client = None
+        if app:
+            from app_load import serve
+            from gradio_client import Client
+            url, *_ = stack.enter_context(serve(Path(folder)/'app.log', max_pixels=4_000_000, model=model_file))
+            client = Client(url, verbose=False, download_files=tempfile.mkdtemp(dir=folder), analytics_enabled=False)
+        prop()
     return counts
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--examples', type=int, default=3000)
+    p.add_argument('--app', action='store_true', help="also through a served app's endpoint")
     a = p.parse_args()
     os.environ.setdefault('SUPERRES_CACHE', tempfile.mkdtemp())
-    counts = run(a.examples)
+    counts = run(a.examples, app=a.app)
     print(json.dumps(dict(sorted(counts.items()), crashes=0), indent=1))
 
 if __name__ == '__main__': main()

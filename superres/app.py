@@ -1,29 +1,38 @@
 """A local web app: drop an image, pick task and scale, compare before and after with a slider, download the result."""
+import fcntl
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .backends import with_backend
 from .errors import UsageError
 from .fills import SIDES
+from .folders import CORRUPT, read_error, read_image
 from .hub import SHIPPED_NAMED, load_restorer, shipped_scales
+from .images import save_like, split_alpha, with_alpha
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP, model_device
 
-__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'QUEUE_PER_SLOT', 'RESULT_TTL', 'REAL_PHOTO', 'AppError', 'TaskModels',
-           'default_concurrency', 'load_models', 'open_upload', 'restore_upload', 'ram_folder', 'build_app', 'launch']
+__all__ = ['MAX_PIXELS', 'MAX_UPLOAD_MB', 'MAX_STORAGE_MB', 'FORM_SLACK', 'LOCK', 'QUEUE_PER_SLOT', 'RESULT_TTL',
+           'REAL_PHOTO', 'AppError', 'TaskModels', 'default_concurrency', 'load_models', 'open_upload',
+           'restore_upload', 'make_room', 'RequestLimits', 'ram_folder', 'build_app', 'launch']
 
 MAX_PIXELS = 4_000_000  # input pixels: an x2 result of this is 16 MP
 MAX_UPLOAD_MB = 50.
+MAX_STORAGE_MB = 1024.  # what uploads and results may hold in the app's RAM folder; the oldest go to make room
+FORM_SLACK = 64 * 2**10  # bytes a request may carry beyond the largest upload: the form or JSON around the file
+LOCK = '.lock'  # in the RAM folder, locked while the app runs: a folder whose lock is free is a killed app's
 QUEUE_PER_SLOT = 32  # requests waiting per upscale in flight; beyond that Gradio says the queue is full
 REAL_PHOTO = 'real photo'  # the task name the app shows for the shipped real-photo model
 RESULT_TTL = 300  # seconds our copy of a result is kept: Gradio copies it into its own cache as the request ends
@@ -75,19 +84,32 @@ def load_models(paths=None, trust_pickle=False, backend='auto'):
     return {task: _run_by(backend, {s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms))
             for task, ms in found.items()}
 
-def open_upload(path, max_pixels=MAX_PIXELS):
-    "The uploaded file as an upright PIL image, refused clearly when it is not an image or too big."
+def _too_big(name, size, max_pixels):
+    "The refusal of an image over `max_pixels`, with what to do instead."
+    return AppError(f'{name}: the image is {size}; this app takes up to {max_pixels/1e6:.1f} MP. '
+                    'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
+
+def open_upload(path, max_pixels=MAX_PIXELS, max_bytes=None):
+    "The upload read as `superres upscale` reads it (upright image, ICC/EXIF, notes); bytes and header checked first."
+    name = Path(path).name
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise AppError(f'the image is {w}x{h} ({w*h/1e6:.1f} MP); '
-                               f'this app takes up to {max_pixels/1e6:.1f} MP. '
-                               'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
-            return ImageOps.exif_transpose(im).copy()
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError, OSError):
-        raise AppError(f'{Path(path).name} is not an image superres can read '
-                       '(PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
+        size = Path(path).stat().st_size
+        with Image.open(path) as im: w, h = im.size  # the header alone: nothing is decoded before the checks below
+    except FileNotFoundError:
+        raise AppError(f'{name} is gone (the app removes its oldest files to make room): upload it again') from None
+    except Image.DecompressionBombError as e: raise _too_big(name, f'a decompression bomb? ({e})', max_pixels) from None
+    except CORRUPT:
+        raise AppError(f'{name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
+    if max_bytes is not None and size > max_bytes:
+        raise AppError(f'{name} is {size/2**20:.1f} MiB; this app takes up to {max_bytes/2**20:.1f} MiB')
+    if w * h > max_pixels: raise _too_big(name, f'{w}x{h} ({w*h/1e6:.1f} MP)', max_pixels)
+    try: return read_image(path)
+    except CORRUPT as e: raise AppError(f'{name}: {read_error(e)}') from None
+
+def _preview(img):
+    "An 8-bit copy of a 16-bit image for the browser, scaled (PIL's convert would clip it to white); others unchanged."
+    if not img.mode.startswith('I'): return img
+    return Image.fromarray((np.clip(np.asarray(img), 0, 65535) >> 8).astype(np.uint8))
 
 def _sweep(folder, age=RESULT_TTL):
     "Remove the result folders under `folder` older than `age` seconds, so a long-running app does not fill its RAM."
@@ -96,53 +118,134 @@ def _sweep(folder, age=RESULT_TTL):
         if now - d.stat().st_mtime > age: shutil.rmtree(d, ignore_errors=True)
 
 def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None,
-                   overlap=OVERLAP, precision='auto', **inputs):
-    "Run the chosen task on an upload: (before, after) at the output size for the slider, the saved PNG, a status line."
+                   overlap=OVERLAP, precision='auto', max_bytes=None, **inputs):
+    "Run the chosen task on an upload as the CLI would: 8-bit (before, after) for the slider, the PNG, a status."
     if path is None: raise AppError('no image yet: upload or drop one first')
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
-    img = open_upload(path, max_pixels)
+    img, info, notes = open_upload(path, max_pixels, max_bytes)
     model = models[task].pick(float(scale) if scale else None)
     sr = model.config.get('scale', 1) > 1
     # entered here: autocast is per thread, and the app serves each request in its own
     with inference_precision(precision, model_device(model)):
-        out, notes = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
-                                   progress=progress, **({} if sr else inputs))
-    before = img.convert(out.mode).resize(out.size, Image.BICUBIC)
-    if not sr and out.size != img.size:
-        before = model_degradation(model).prepare(img.convert('RGB'), **inputs).convert(out.mode)
+        out, more = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
+                                  progress=progress, **({} if sr else inputs))
+    base, alpha = split_alpha(img)
+    base = _preview(base)
+    if not sr and out.size != img.size: before = model_degradation(model).prepare(base.convert('RGB'), **inputs)
+    else: before = with_alpha(base.resize(out.size, Image.BICUBIC),
+                              None if alpha is None else alpha.resize(out.size, Image.BICUBIC))
     if out_dir is not None: _sweep(out_dir)
-    dest = Path(tempfile.mkdtemp(prefix='result-', dir=out_dir))/f'{Path(path).stem}_{task}.png'
-    out.save(dest)
+    dest = save_like(out, info, Path(tempfile.mkdtemp(prefix='result-', dir=out_dir))/f'{Path(path).stem}_{task}.png')
+    notes += more
     status = (f'{img.width}x{img.height} -> {out.width}x{out.height} ({task})'
               + (f'; {"; ".join(notes)}' if notes else ''))
-    return (before, out), str(dest), status
+    return (before, _preview(out)), str(dest), status
 
+def make_room(folder, quota, incoming=0):
+    "Remove the oldest files in `folder` until they and `incoming` more bytes fit in `quota` bytes; whether they do."
+    files = []
+    for f in Path(folder).rglob('*'):
+        try: st = f.stat()
+        except OSError: continue  # removed meanwhile
+        if f.is_file() and f.name != LOCK: files.append((st.st_mtime, st.st_size, f))
+    used = sum(size for _, size, _ in files)
+    for _, size, f in sorted(files):
+        if used + incoming <= quota: break
+        f.unlink(missing_ok=True)
+        used -= size
+    return used + incoming <= quota
+
+class RequestLimits:
+    "ASGI middleware: no body over `max_body` bytes is read (413), and an upload is read only into room in the folder."
+    def __init__(self, app, max_body, folder, quota):
+        self.app, self.max_body, self.folder, self.quota = app, max_body, folder, quota
+        self.reserved = 0  # bytes of the uploads being received
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        from fastapi import HTTPException
+        too_big = HTTPException(413, f'this app takes requests up to {self.max_body/2**20:.1f} MiB')
+        declared = int(dict(scope['headers']).get(b'content-length', 0))
+        reserve = min(declared or self.max_body, self.max_body) if scope['path'].endswith('/upload') else 0
+        refusal = too_big if declared > self.max_body else None
+        if not refusal and reserve and not make_room(self.folder, self.quota, self.reserved + reserve):
+            refusal = HTTPException(503, 'the app is full with uploads in progress: try again in a minute')
+        read = 0
+        async def receive_within_limits():
+            nonlocal read
+            if refusal: raise refusal  # to the route reading the body: FastAPI answers with its status
+            message = await receive()
+            read += len(message.get('body', b''))
+            if read > self.max_body: raise too_big
+            return message
+        self.reserved += 0 if refusal else reserve
+        try: await self.app(scope, receive_within_limits, send)
+        finally: self.reserved -= 0 if refusal else reserve
+
+def _reclaim(parent):
+    "Remove the folders of apps that are gone: a running app holds its folder's lock; a killed one left its folder."
+    for folder in Path(parent).glob('superres-app-*'):
+        try:
+            with open(folder/LOCK) as f: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError: continue  # locked by a running app; no lock (an older superres's), or another user's: kept
+        shutil.rmtree(folder, ignore_errors=True)
+
+@contextmanager
 def ram_folder():
-    "A private folder (mode 700) in RAM (/dev/shm, a tmpfs) if any, else in the temp dir: uploads never touch a disk."
+    "A private folder (mode 700) in RAM (/dev/shm, a tmpfs) if any, else in the temp dir, removed after the block."
     shm = Path('/dev/shm')
-    return Path(tempfile.mkdtemp(prefix='superres-app-', dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    _reclaim(parent)
+    hidden = Path(tempfile.mkdtemp(prefix='.superres-app-', dir=parent))  # renamed once locked: never seen unlocked
+    with open(hidden/LOCK, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        folder = hidden.with_name(hidden.name[1:])
+        hidden.rename(folder)
+        try: yield folder
+        finally: shutil.rmtree(folder, ignore_errors=True)
 
 def _controls(models, task):
     "Which controls the chosen task uses: the scale for superres models, the side and amount for outpainting."
     model = models[task].pick()
     return model.config.get('scale', 1) > 1, model_degradation(model).name == 'outpaint'
 
-def _passing_on(preprocess):
-    "An image input's preprocessing that hands on files Gradio cannot open, so `open_upload` says what is wrong."
-    def run(payload):
-        try: return preprocess(payload)
-        except Exception:  # whatever PIL raised inside Gradio on a file that is not an image it can read: a bare Error
-            return None if payload is None or payload.path is None else str(payload.path)
-    return run
+def _stored_file(component):
+    "An image input's preprocessing: the uploaded file's path, undecoded (a data: URI stored first), from its folder."
+    # (Gradio's own decodes any pixel count into 8-bit RGB, and a data: URI even unchecked, before the app sees a byte)
+    from gradio import Error, processing_utils
+    cache = Path(component.GRADIO_CACHE).resolve()
+    def preprocess(payload):
+        if payload is None: return None
+        uri = next((s for s in (payload.url, payload.path) if s and s.startswith('data:')), None)
+        if uri:
+            try: return processing_utils.save_base64_to_cache(uri, str(cache), payload.orig_name)
+            except ValueError: raise Error('the data: URI holds no base64 data') from None
+        try: path = Path(payload.path).resolve()
+        except (OSError, ValueError): path = None
+        if path is None or cache not in path.parents: raise Error('this app reads only files uploaded to it')
+        return str(path)
+    return preprocess
 
-def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
-    "The Gradio Blocks UI around `models` (task name -> TaskModels); results go to `out_dir`."
+def _local_files_only(block):
+    "Make an input refuse a file given as a URL, which Gradio would download, of any size, before the app is called."
+    from gradio import Error
+    from gradio_client.utils import is_http_url_like
+    move = block.async_move_resource_to_block_cache
+    async def move_local(path):
+        if is_http_url_like(str(path)): raise Error('this app fetches no URLs: download the image, then upload it')
+        return await move(path)
+    block.async_move_resource_to_block_cache = move_local
+
+def build_app(models, max_pixels=MAX_PIXELS, out_dir=None, max_upload_mb=MAX_UPLOAD_MB, max_storage_mb=MAX_STORAGE_MB):
+    "The Gradio Blocks UI around `models` (task name -> TaskModels); results go to `out_dir`, kept within its quota."
     import gradio as gr
     def run(path, task, scale, side, amount, progress=gr.Progress()):
         try:
-            return restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount, out_dir=out_dir,
-                                  progress=lambda done, total: progress(done / total, desc=f'tile {done}/{total}'))
+            result = restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount, out_dir=out_dir,
+                                    max_bytes=max_upload_mb * 2**20,
+                                    progress=lambda done, total: progress(done / total, desc=f'tile {done}/{total}'))
         except AppError as e: raise gr.Error(str(e)) from None
+        if out_dir is not None: make_room(out_dir, max_storage_mb * 2**20)
+        return result
     def show_controls(task):
         sr, outpaint = _controls(models, task)
         return gr.update(visible=sr), gr.update(visible=outpaint), gr.update(visible=outpaint)
@@ -155,7 +258,7 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
         with gr.Row():
             with gr.Column():
                 upload = gr.Image(type='filepath', label='image', sources=['upload', 'clipboard'], elem_id='upload')
-                upload.preprocess = _passing_on(upload.preprocess)
+                upload.preprocess = _stored_file(upload)
                 task = gr.Dropdown(tasks, value=tasks[0], label='task', elem_id='task')
                 scale = gr.Dropdown(scales, value=2, label='scale', visible=sr, elem_id='scale')
                 with gr.Row():
@@ -170,23 +273,30 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None):
                 result = gr.File(label='result (full-resolution PNG)', elem_id='result')
                 status = gr.Textbox(label='status', interactive=False, elem_id='status')
         task.change(show_controls, task, [scale, side, amount], api_name=False)
-        button.click(run, [upload, task, scale, side, amount], [slider, result, status], api_name='restore')
+        inputs = [upload, task, scale, side, amount]
+        for block in inputs: _local_files_only(block)
+        button.click(run, inputs, [slider, result, status], api_name='restore')
     return demo
 
 def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1',
-           max_upload_mb=MAX_UPLOAD_MB, concurrency=None, backend='auto'):
+           max_upload_mb=MAX_UPLOAD_MB, concurrency=None, max_storage_mb=MAX_STORAGE_MB, backend='auto'):
     "Serve the app until interrupted, `concurrency` upscales at a time, the rest queued; uploads stay in RAM."
-    folder = ram_folder()
-    os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
+    if max_storage_mb < 2 * max_upload_mb:
+        raise UsageError(f'--max-storage-mb {max_storage_mb:g} holds less than an upload of --max-upload-mb '
+                         f'{max_upload_mb:g} and its result: give at least {2 * max_upload_mb:g}')
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so a terminated app still removes its folder
     concurrency = concurrency or default_concurrency()
-    print(f'uploads and results stay in {folder} (removed on exit); {concurrency} upscale(s) at a time', flush=True)
-    try:
+    with ram_folder() as folder:
+        os.environ['GRADIO_TEMP_DIR'] = str(folder)  # Gradio stores every upload as a file: keep those files in RAM
+        print(f'uploads and results stay in {folder} (removed on exit); {concurrency} upscale(s) at a time', flush=True)
         models = load_models(model_paths, trust_pickle, backend)
         for task, m in models.items():
             for note in m.notes: print(f'{task}: note: {note}', flush=True)
-        demo = build_app(models, max_pixels, out_dir=folder)
+        demo = build_app(models, max_pixels, folder, max_upload_mb, max_storage_mb)
         demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_PER_SLOT * concurrency)
-        demo.launch(server_name=host, server_port=port, inbrowser=False, show_api=False,
-                    max_file_size=int(max_upload_mb * 2**20))  # Gradio refuses bigger uploads unread
-    finally: shutil.rmtree(folder, ignore_errors=True)
+        from starlette.middleware import Middleware
+        max_bytes = int(max_upload_mb * 2**20)
+        limits = Middleware(RequestLimits, max_body=max_bytes + FORM_SLACK, folder=folder,
+                            quota=int(max_storage_mb * 2**20))
+        demo.launch(server_name=host, server_port=port, inbrowser=False, footer_links=['gradio', 'settings'],
+                    max_file_size=max_bytes, app_kwargs={'middleware': [limits]})  # Gradio's own check on /upload

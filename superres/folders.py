@@ -21,7 +21,8 @@ from .inference import restore_image
 from .ranks import barrier, gather, process_group, rank, share
 from .tiling import OVERLAP, check_tiling
 
-__all__ = ['Outcome', 'RESUME_FILE', 'map_images', 'restore_files', 'degrade_files']
+__all__ = ['Outcome', 'RESUME_FILE', 'CORRUPT', 'read_error', 'read_image', 'map_images', 'restore_files',
+           'degrade_files']
 
 class Outcome(NamedTuple):
     "What became of one input image: `status` written, skipped (its output was there) or failed (`notes[0]`: why)."
@@ -32,7 +33,7 @@ class Outcome(NamedTuple):
 
 RESUME_FILE = '.superres-resume'  # in the output folder while an `overwrite` run is unfinished
 
-def _read_error(e):
+def read_error(e):
     "Why an image file could not be used, in words."
     if isinstance(e, Image.UnidentifiedImageError): return ('not an image PIL can read (empty, another file type, '
                                                             'or a broken header)')
@@ -93,7 +94,7 @@ def _check_bomb(src, im):
                         f'(over {Image.MAX_IMAGE_PIXELS/1e6:.0f} MP, an image must hold a byte per '
                         f'{BOMB_PIXELS_PER_BYTE} pixels)')
 
-def _read(src):
+def read_image(src):
     "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
     with warnings.catch_warnings():  # PIL's warnings on odd files: the outcome says what matters, in one line
         warnings.simplefilter('ignore')
@@ -106,8 +107,8 @@ def _read(src):
 
 def _map_one(fn, i, src, dest, extra, progress):
     "Read, run `fn`, write: the outcome for one image, a read or write that fails becoming a failed outcome."
-    try: upright, info, note = _read(src)
-    except CORRUPT as e: return Outcome(src, None, 'failed', [_read_error(e)])  # one bad file never stops a run
+    try: upright, info, note = read_image(src)
+    except CORRUPT as e: return Outcome(src, None, 'failed', [read_error(e)])  # one bad file never stops a run
     try: out, notes, mask = fn(upright, i, src, progress)
     except SuperresError as e: return Outcome(src, None, 'failed', [str(e)])
     for img, path, kept in ((out, dest, info), (mask, extra, {})):

@@ -121,6 +121,8 @@ def add_app_args(p):
                    '(default 4000000)')
     p.add_argument('--max-upload-mb', type=positive(float), default=50., help='largest upload accepted, in MiB '
                    '(default 50): bigger files are refused before they are read')
+    p.add_argument('--max-storage-mb', type=positive(float), default=1024., help='RAM the uploads and results may '
+                   'hold, in MiB (default 1024): the oldest are removed to make room')
     p.add_argument('--concurrency', type=positive(int), help='upscales run at once, the rest queued with their '
                    'position shown (default: one per GPU, else 2, or one per 8 CPU cores where more)')
     add_backend(p)
