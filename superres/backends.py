@@ -46,7 +46,7 @@ class OpenVinoModel(torch.nn.Module):
         self.register_buffer('digest', torch.frombuffer(bytearray(bytes.fromhex(digest)), dtype=torch.uint8))
         self.compiled_for(resolve_precision(precision, 'cpu'))  # now: a network OpenVINO cannot compile fails here
     def compiled_for(self, precision):
-        "The model compiled for `precision` (fp32 or bf16) with torch's thread count, on first use (0.1-0.5 s)."
+        "The model compiled for `precision` (fp32 or bf16) with torch's thread count, on first use."
         import openvino as ov
         with self.lock:  # the app runs requests in threads
             if precision not in self.compiled:
