@@ -54,7 +54,7 @@ PRESETS = Registry('classifier preset', {
     'step2': dict(_ref, nbks=(3, 2, 2, 1, 1), stem='resblock', drop=0.2, preact=False),
     'step3': dict(_ref, nbks=(4, 3, 3, 2, 1), stem='conv', drop=0.1, preact=True),
     'cpu': dict(_cpu, stem_stride=1, nfs=(24, 48, 96, 192, 384), nbks=(1, 1, 1, 1)),
-    'cpu_deep': dict(_cpu, stem_stride=1, nfs=(24, 48, 96, 192, 384), nbks=(2, 2, 2, 2)),  # long runs: twice the cost
+    'cpu_deep': dict(_cpu, stem_stride=1, nfs=(24, 48, 96, 192, 384), nbks=(2, 2, 2, 2)),  # 2x cpu's cost (BENCHMARKS)
     'cpu_small': dict(_cpu, nfs=(24, 48, 96, 192), nbks=(1, 1, 2)),
 })
 _CLASSIFIER_DEFAULTS = dict(kind='classifier', down_first=False, n_out=200, leak=0.1, sub=0.4, mean=(0.5,)*3,
