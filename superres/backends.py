@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import threading
+from functools import cache
 
 import torch
 
@@ -36,6 +37,13 @@ def resolve_backend(backend='auto', device='cpu'):
     if backend == 'auto': return 'openvino' if torch.device(device).type == 'cpu' and openvino_installed() else 'torch'
     return backend
 
+@cache
+def _core():
+    """The process's one OpenVINO Core: a second Core in a process crashes it after some model loads (segfaults seen in
+    this test suite and in ultralytics#25864), and one Core shares its CPU plugin and thread pools across models."""
+    import openvino as ov
+    return ov.Core()
+
 class OpenVinoModel(torch.nn.Module):
     """A model compiled by OpenVINO for this CPU, called like the PyTorch model on [0,1] NCHW tensors; it runs in the
     precision torch's CPU autocast is set to around the call (`inference_precision`), as the PyTorch model would."""
@@ -47,10 +55,9 @@ class OpenVinoModel(torch.nn.Module):
         self.compiled_for(resolve_precision(precision, 'cpu'))  # now: a network OpenVINO cannot compile fails here
     def compiled_for(self, precision):
         "The model compiled for `precision` (fp32 or bf16) with torch's thread count, on first use."
-        import openvino as ov
         with self.lock:  # the app runs requests in threads
             if precision not in self.compiled:
-                self.compiled[precision] = ov.Core().compile_model(self.converted, 'CPU', {
+                self.compiled[precision] = _core().compile_model(self.converted, 'CPU', {
                     'INFERENCE_PRECISION_HINT': {'fp32': 'f32', 'bf16': 'bf16'}[precision],
                     'INFERENCE_NUM_THREADS': torch.get_num_threads()})
             return self.compiled[precision]
@@ -86,7 +93,7 @@ def openvino_model(model, precision='auto'):
     key = _cache_key(model)
     folder = cache_dir()/'openvino'/key
     if (folder/'model.xml').is_file():
-        return OpenVinoModel(ov.Core().read_model(folder/'model.xml'), model.config, key, precision)
+        return OpenVinoModel(_core().read_model(folder/'model.xml'), model.config, key, precision)
     converted = ov.convert_model(io.BytesIO(onnx_proto(model).SerializeToString()))
     try: _save(converted, folder)
     except OSError: pass  # a cache folder that cannot be written (or was written meanwhile): this run converted it
