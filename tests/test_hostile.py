@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import pytest
+import torch
 from conftest import noise
 from PIL import Image
 
@@ -242,3 +243,96 @@ def test_classify_predict_fails_each_bad_image_alone(capsys, tmp_path):
     assert rc == 1 and len(lines) == len(bad) and 'Traceback' not in err, err
     assert all(any(b in line and 'FAILED' in line for line in lines) for b in bad), lines
     assert f'{tmp_path/"good.png"}\n' in out and f'{tmp_path/"one.png"}\n' in out and 'nan' not in out
+
+# 4. model files are checked, and so are their outputs
+
+def _saved(path, config):
+    "A weights-only model file as `torch.save` writes it: the weights of sr_resnet, with whatever config it is given."
+    from superres.models import restorer
+    torch.save({'config': config, 'state_dict': restorer('sr_resnet').state_dict()}, path)
+    return path
+
+def _two_images(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(2): noise(12, 10, seed=k).save(folder/f'img_{k}.png')
+    return folder
+
+def test_an_empty_model_file_is_one_line(capsys, tmp_path):
+    (tmp_path/'model.pth').write_bytes(b'')
+    rc, _, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model',
+                     tmp_path/'model.pth')
+    assert rc == 2 and 'not a usable superres model file' in one_line(err) and not (tmp_path/'out').exists()
+
+@pytest.mark.parametrize('change', [dict(scale=10**9), dict(scale=-2), dict(scale=float('nan')), dict(scale='2'),
+                                    dict(scale=2.5), dict(nf=10**7), dict(nf='64'), dict(n_blocks=10**6),
+                                    dict(mean=[float('nan')] * 3), dict(std='wide')])
+def test_absurd_config_values_are_one_line(capsys, tmp_path, change):
+    from superres.models import restorer
+    config = {**restorer('sr_resnet').config, **change}
+    rc, _, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model',
+                     _saved(tmp_path/'model.pth', config))
+    assert rc == 2 and 'not a usable superres model file' in one_line(err)
+
+def test_nan_weights_fail_each_image_and_write_nothing(capsys, tmp_path):
+    from superres.hub import save_model
+    from superres.models import restorer
+    model = restorer('sr_resnet').eval()
+    with torch.no_grad():
+        for p in model.parameters(): p.fill_(float('nan'))
+    save_model(model, tmp_path/'model.pth')  # its checksum matches: only its outputs can tell
+    rc, out, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model',
+                       tmp_path/'model.pth', '--backend', 'torch')
+    lines = err.strip().splitlines()
+    assert rc == 1 and len(lines) == 2 and all('FAILED' in line and 'NaN' in line for line in lines), err
+    assert not list((tmp_path/'out').iterdir())
+
+def _onnx_file(path, nodes, config, initializers=()):
+    "An ONNX file of `nodes` from `image` to `output`, carrying `config` as superres's export does."
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(nodes, 'g', [helper.make_tensor_value_info('image', TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info('output', TensorProto.FLOAT, None)], list(initializers))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    helper.set_model_props(proto, {'superres_config': json.dumps(config)})
+    onnx.save(proto, str(path))
+    return path
+
+@pytest.mark.parametrize('backend', ['torch', 'auto'])
+def test_an_onnx_graph_whose_output_disagrees_with_its_scale_fails_each_image(capsys, tmp_path, backend):
+    pytest.importorskip('onnxruntime')
+    from onnx import helper
+
+    from superres.models import restorer
+    model = _onnx_file(tmp_path/'m.onnx', [helper.make_node('Identity', ['image'], ['output'])],
+                       restorer('sr_resnet').config)  # claims x2, on the low-resolution image
+    rc, out, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model', model,
+                       '--backend', backend)
+    lines = [line for line in err.strip().splitlines() if 'note:' not in line]
+    assert rc == 1 and len(lines) == 2 and all('FAILED' in line and 'x2' in line for line in lines), err
+    assert not list((tmp_path/'out').iterdir())
+
+@pytest.mark.parametrize('backend', ['torch', 'auto'])
+def test_onnx_runtime_errors_fail_each_image_and_the_run_goes_on(capsys, tmp_path, backend):
+    pytest.importorskip('onnxruntime')
+    from onnx import TensorProto, helper
+
+    from superres.models import restorer
+    shape = helper.make_tensor('shape', TensorProto.INT64, [4], [1, 3, 1000, 1000])  # fits no input it is given
+    model = _onnx_file(tmp_path/'m.onnx', [helper.make_node('Reshape', ['image', 'shape'], ['output'])],
+                       restorer('sr_resnet').config, [shape])
+    rc, out, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model', model,
+                       '--backend', backend)
+    lines = [line for line in err.strip().splitlines() if 'note:' not in line]
+    assert rc == 1 and len(lines) == 2 and all('FAILED' in line for line in lines), err
+    assert '2 images: 0 written, 0 skipped (already written), 2 failed' in out
+
+def test_the_output_check_is_where_every_model_pass_goes():
+    "The same check in the library: an identity network that claims x2 is refused by `refine`, not written."
+    from superres.errors import ModelError
+    from superres.tiling import refine
+    class Liar(torch.nn.Module):
+        config = dict(scale=2, input='lr')
+        def forward(self, x): return x
+    with pytest.raises(ModelError, match='x2'): refine(Liar(), torch.rand(3, 8, 8))
