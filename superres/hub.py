@@ -53,6 +53,14 @@ def _corrupt(fname, why):
     return ModelError(f'{fname} is not a usable superres model file ({why}): download or train it again, or pass '
                       'another `model`')
 
+def _sized(config, state):
+    "The model `config` describes, built once a weightless copy shows it is not far larger than the file's weights."
+    with torch.device('meta'): shape = model_from_config(config)  # shapes only: nothing allocated
+    need, have = sum(p.numel() for p in shape.parameters()), sum(v.numel() for v in state.values())
+    if need > 2 * have + 10**6:
+        raise UsageError(f'it describes a network of {need:,} weights and holds {have:,}')
+    return model_from_config(config)
+
 def load_model(fname):
     "Rebuild a model saved by `save_model`, in eval mode; a file damaged or mixed up on disk is refused in words."
     try: saved = torch.load(fname, map_location='cpu', weights_only=True)
@@ -67,7 +75,7 @@ def load_model(fname):
         raise _corrupt(fname, 'its state_dict holds something other than tensors')
     if 'sha256' in saved and _file_digest(saved['state_dict'], parent) != saved['sha256']:
         raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
-    try: model = model_from_config(check_config(saved['config']))
+    try: model = _sized(check_config(saved['config']), saved['state_dict'])
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # UsageError is a ValueError
         why = _line(e) if isinstance(e, UsageError) else repr(e)[:200]
         raise _corrupt(fname, f'its config describes no model this superres builds: {why}') from e

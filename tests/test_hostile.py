@@ -265,7 +265,8 @@ def test_an_empty_model_file_is_one_line(capsys, tmp_path):
 
 @pytest.mark.parametrize('change', [dict(scale=10**9), dict(scale=-2), dict(scale=float('nan')), dict(scale='2'),
                                     dict(scale=2.5), dict(nf=10**7), dict(nf='64'), dict(n_blocks=10**6),
-                                    dict(mean=[float('nan')] * 3), dict(std='wide')])
+                                    dict(mean=[float('nan')] * 3), dict(std='wide'),
+                                    dict(nf=1024, n_blocks=64)])  # within each bound, 600M weights together
 def test_absurd_config_values_are_one_line(capsys, tmp_path, change):
     from superres.models import restorer
     config = {**restorer('sr_resnet').config, **change}
