@@ -97,7 +97,7 @@ def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, b
         rows.append(row)
         if classifier is not None:  # kept as 8-bit, exactly what a saved output file would hold
             for name, t in dict(outs, target=targ).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
-    if not rows: raise DataError(f'no image in {images} could be scored: {next(iter(skipped.items()))}')
+    if not rows: raise DataError('no image in {} could be scored ({}: {})'.format(images, *next(iter(skipped.items()))))
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
     report = dict(protocol.report(), images_dir=str(images), methods=names, mean=mean, images=rows, skipped=skipped)
     if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)

@@ -17,12 +17,17 @@ image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.
 
 PARTIAL = '.partial-'  # in the name of a file being written: `.{final name}.partial-{random}{suffix}`
 
+def _file_in_the_way(folder):
+    "The file that keeps `folder` from being made a folder (itself or the nearest parent that exists), else None."
+    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    return None if there.is_dir() else there
+
 def output_folder(folder, inputs=()):
     "The output folder of every command that writes files, refused in one line where it cannot be one or is an input."
     from .errors import UsageError
     folder = Path(folder)
-    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)  # the nearest that exists
-    if not there.is_dir():
+    there = _file_in_the_way(folder)
+    if there is not None:
         where = 'is a file' if there == folder else f'is below the file {there}'
         raise UsageError(f'the output folder {folder} {where}: pass another `output`')
     out = folder.resolve()
@@ -45,7 +50,12 @@ def _no_clobber(tmp, path):
 def atomic_path(path, suffix=None, replace=True):
     """A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated
     file; with `replace` off, a file that appeared at `path` meanwhile is kept (FileExistsError)."""
+    from .errors import UsageError
     path = Path(path)
+    there = _file_in_the_way(path.parent)
+    if there is not None or path.is_dir():  # every file written meets the output folders' rule
+        raise UsageError(f'cannot write {path}: {there or path} is a {"folder" if there is None else "file"}; '
+                         'pass another path')
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}{PARTIAL}', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
     os.close(fd)

@@ -337,3 +337,14 @@ def test_the_output_check_is_where_every_model_pass_goes():
         config = dict(scale=2, input='lr')
         def forward(self, x): return x
     with pytest.raises(ModelError, match='x2'): refine(Liar(), torch.rand(3, 8, 8))
+
+@pytest.mark.parametrize('dest', ['folder', 'file/sub.onnx', 'file/sub/deeper.onnx'])
+def test_every_file_written_meets_the_same_rule(capsys, tmp_path, dest):
+    "export --onnx and --json write single files through the same check: a folder or a file in the way is one line."
+    (tmp_path/'folder').mkdir(); (tmp_path/'file').write_text('mine')
+    rc, _, err = cli(capsys, 'export', '--onnx', tmp_path/dest)
+    assert rc == 2 and 'cannot write' in one_line(err)
+    (tmp_path/'hr').mkdir(); noise(32, 32).save(tmp_path/'hr'/'a.png')
+    rc, _, err = cli(capsys, 'evaluate', '--hr-dir', tmp_path/'hr', '--model', 'none', '--json', tmp_path/dest)
+    assert rc == 2 and 'cannot write' in one_line(err)
+    assert (tmp_path/'file').read_text() == 'mine'
