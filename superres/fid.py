@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .errors import ContractError, UsageError
+from .errors import ContractError, UsageError, broken_outputs
 from .files import list_images
 from .images import image_to_tensor, open_image
 from .layers import Normalizer
@@ -102,10 +102,12 @@ class ClassifierFeatures:
                 f = hook.stored.float()
                 feats.append((f.mean((2, 3)) if f.ndim == 4 else f.flatten(1)).cpu().double())
         if not feats: raise UsageError('no images to compute features of')
+        feats = torch.cat(feats)
+        if not torch.isfinite(feats).all(): raise broken_outputs('classifier')  # never a NaN distance
         if self.check:
             mean = s / count
             self.contract.check_stats(mean, (s2 / count - mean**2).clamp_min(0).sqrt())
-        return torch.cat(feats).numpy()
+        return feats.numpy()
 
 def frechet_distance(f1, f2, eps=1e-6):
     "Frechet distance between Gaussians fitted to two feature sets: FID when the features come from a classifier."

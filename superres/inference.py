@@ -3,7 +3,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .degradations import parse_degradation
-from .errors import UsageError
+from .errors import UsageError, broken_outputs
 from .fills import extend_canvas
 from .images import (
     image_peak,
@@ -49,7 +49,9 @@ def predict_topk(model, images, k=5, size=64, bs=64):
     results = []
     for i in range(0, len(images), bs):
         x = torch.stack([im if isinstance(im, torch.Tensor) else prepare_image(im, size) for im in images[i:i+bs]])
-        probs, idxs = model(x).float().softmax(1).topk(min(k, len(vocab)), dim=1)
+        logits = model(x).float()
+        if not torch.isfinite(logits).all(): raise broken_outputs('classifier')  # not nan% rows, exit 0
+        probs, idxs = logits.softmax(1).topk(min(k, len(vocab)), dim=1)
         results += [[(names[j], vocab[j], float(p)) for p, j in zip(ps, js)]
                     for ps, js in zip(probs.tolist(), idxs.tolist())]
     return results

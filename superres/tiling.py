@@ -2,7 +2,7 @@
 import torch
 from PIL import Image
 
-from .errors import ModelError, UsageError
+from .errors import ModelError, UsageError, broken_outputs
 from .images import image_to_tensor, pil_bicubic, tensor_to_array
 from .models import takes_lr
 
@@ -55,7 +55,7 @@ def _forward(model, x, tile, scale=1):
         raise ModelError(f'the model gave a {"x".join(map(str, y.shape))} output for a {n}x{c}x{h}x{w} input, not the '
                          f'x{scale} its config promises: it is not the model its file says; export or train it again')
     if not torch.isfinite(y).all():
-        raise ModelError('the model gave NaN or infinite values: its weights are broken; download or train it again')
+        raise broken_outputs('model')
     return y
 
 @torch.inference_mode()

@@ -348,3 +348,24 @@ def test_every_file_written_meets_the_same_rule(capsys, tmp_path, dest):
     rc, _, err = cli(capsys, 'evaluate', '--hr-dir', tmp_path/'hr', '--model', 'none', '--json', tmp_path/dest)
     assert rc == 2 and 'cannot write' in one_line(err)
     assert (tmp_path/'file').read_text() == 'mine'
+
+@pytest.fixture(scope='module')
+def nan_clf_file(tmp_path_factory):
+    "A classifier of NaN weights, saved with a matching checksum: only its outputs can tell."
+    from superres.hub import load_classifier, save_model
+    model = load_classifier()  # the shipped one: its vocab and names, for classify predict
+    with torch.no_grad():
+        for p in model.parameters(): p.fill_(float('nan'))
+    return save_model(model, tmp_path_factory.mktemp('nan')/'model.pth')
+
+def test_a_nan_classifier_is_one_line_not_nan_rows(capsys, tmp_path, nan_clf_file):
+    noise(20, 20).save(tmp_path/'a.png')
+    rc, out, err = cli(capsys, 'classify', 'predict', tmp_path/'a.png', '--model', nan_clf_file)
+    assert rc == 2 and 'NaN' in one_line(err) and 'nan' not in out
+
+def test_a_nan_classifier_gives_no_nan_distance(capsys, tmp_path, nan_clf_file):
+    for folder in ('a', 'b'):
+        (tmp_path/folder).mkdir()
+        for k in range(3): noise(16, 16, seed=k).save(tmp_path/folder/f'{k}.png')
+    rc, out, err = cli(capsys, 'fid', tmp_path/'a', tmp_path/'b', '--classifier', nan_clf_file)
+    assert rc == 2 and 'NaN' in one_line(err) and 'nan' not in out
