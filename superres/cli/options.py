@@ -44,6 +44,7 @@ def scale_factor(kind=float):
     return checked(check_scale, kind)
 
 def amount(s):
+    "restore's --amount (outpainting), checked by the library's rule."
     from ..fills import check_amount
     return checked(check_amount)(s)
 
