@@ -1,12 +1,16 @@
-"""Random bad inputs, property-based (hypothesis): image files of every PIL mode and many formats, sizes down to one
-pixel and out to extreme aspect ratios, EXIF orientations, odd extensions and file names, then mutated (truncated, bits
-flipped, replaced by random bytes, or given an absurd declared size: decompression bombs). Each goes through the CLI
-(`superres upscale`, in-process) and `upscale_image`: a correct x2 output or one clear line, never a traceback, a hang
-or a partial output; with `--app`, also through a running `superres app`'s endpoint (gradio_client): what the CLI
-upscales, the app upscales to the same size, and what it refuses, it refuses with one clear line. `tests/test_fuzz.py`
-runs a fixed number of cases; this prints the counts of a longer run.
+"""Random bad inputs, property-based (hypothesis), through every command that reads images or model files.
 
-    python bench/fuzz.py --examples 3000 [--app]
+Image files of every PIL mode and many formats, sizes down to one pixel and out to extreme aspect ratios, EXIF
+orientations, odd extensions and file names, then mutated (truncated, bits flipped, replaced by random bytes, or given
+an absurd declared size: decompression bombs), go through `upscale` (the CLI in-process and `upscale_image`; with
+`--app`, also a running `superres app`'s endpoint), `restore`, `degrade`, `evaluate`, `fid` and `classify predict`.
+Model files, weights-only `.pth` and ONNX, generated and mutated (absurd or NaN config values, NaN or misshapen
+weights, checksums kept or dropped, hostile ONNX graphs, garbled bytes), go through `upscale --model` and `export`.
+Each case: a correct output (checked: its size, readable) or one clear line and a non-zero exit, never a traceback, a
+hang or a partial output. `tests/test_fuzz.py` runs a fixed number of cases and stops at the first broken promise;
+this keeps going and prints the counts per command (written / refused in one line / crashes / hangs):
+
+    python bench/fuzz.py --examples 10000 [--commands upscale fid ...] [--app]
 """
 import argparse
 import contextlib
@@ -14,13 +18,16 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import struct
 import tempfile
+import traceback
 import zlib
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -99,11 +106,70 @@ def time_limit(seconds=TIME_LIMIT):
 def _upright_size(path):
     with Image.open(path) as im: return ImageOps.exif_transpose(im).size
 
-def check_case(model, model_file, name, data, folder, counts, app=None):
-    "Run one file through the CLI, `upscale_image` (and `app`) in a fresh folder; assert the promise; count outcomes."
-    case = Path(tempfile.mkdtemp(dir=folder))
-    try: _check(model, model_file, name, data, case, counts, app)
-    finally: shutil.rmtree(case)
+IMAGE_COMMANDS = ('upscale', 'restore', 'degrade', 'evaluate', 'fid', 'classify predict')
+MODEL_COMMANDS = ('model: upscale', 'model: export')
+COMMANDS = IMAGE_COMMANDS + MODEL_COMMANDS
+
+class Models(NamedTuple):
+    "What every case shares: small untrained models, their files, and the bytes that model files are mutated from."
+    model: object  # an x2 restorer, and its weights file
+    model_file: Path
+    task_file: Path  # a restorer trained (so it says) for jpeg, at scale 1: `restore`
+    clf_file: Path  # a classifier with its own input contract: `fid`
+    saved: dict  # a small sr_resnet as `save_model` stores it: what `.pth` files are mutated from
+    onnx: bytes | None  # its ONNX export, where onnx is installed
+    good: Path  # a folder of two good images: `fid`'s other set, and the input of model-file cases
+
+def fuzz_models(folder):
+    "Small untrained models and their files: the fuzz is about files, not about what a model learned."
+    import torch
+
+    from superres.degradations import parse_degradation
+    from superres.hub import save_model
+    from superres.models import classifier, restorer
+    folder = Path(folder)
+    torch.manual_seed(0)
+    model = restorer().eval()
+    task = restorer().eval()
+    task.config['task'], task.config['scale'] = parse_degradation('jpeg').spec, 1
+    small = restorer('sr_resnet', nf=8, n_blocks=1).eval()
+    save_model(small, folder/'small.pth')
+    saved = torch.load(folder/'small.pth', weights_only=True)
+    try:
+        from superres.export import export_onnx
+        onnx = export_onnx(small, folder/'small.onnx').read_bytes()
+    except ImportError: onnx = None
+    good = folder/'good'
+    good.mkdir()
+    for k in range(2):
+        rng = np.random.default_rng(k)
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(good/f'good_{k}.png')
+    return Models(model, save_model(model, folder/'model.pth'), save_model(task, folder/'task.pth'),
+                  save_model(classifier('cpu_small', n_out=5).eval(), folder/'clf.pth'), saved, onnx, good)
+
+def _cli(*args):
+    "`superres ARGS` in this process within the time limit: exit status, stdout, stderr's lines but notes."
+    from superres.cli import main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with time_limit(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code  # the parser's refusals
+    err = [line for line in stderr.getvalue().strip().splitlines() if not line.startswith('superres: note:')]
+    return rc, stdout.getvalue(), err
+
+def _refused(rc, err, *nothing_in):
+    "A refusal keeps the promise: one line, no traceback, a non-zero exit, and nothing (partial) written."
+    assert rc in (1, 2) and len(err) == 1 and 'Traceback' not in err[0], (rc, err)
+    for folder in nothing_in:
+        written = sorted(p.name for p in Path(folder).rglob('*')) if Path(folder).exists() else []
+        assert written == [], written
+    return 'refused'
+
+def _written_image(path, size):
+    with Image.open(path) as im:
+        im.load()
+        assert im.size == size, (im.size, size)
+    return 'written'
 
 def _check_app(client, src, cli_wrote, counts):
     "The file through the running app's endpoint: what the CLI upscaled, at the same size; else a result or one line."
@@ -123,88 +189,242 @@ def _check_app(client, src, cli_wrote, counts):
     with Image.open(result) as im: assert im.size == (2 * w, 2 * h), (im.size, w, h, status)
     counts['app: upscaled'] += 1
 
-def _check(model, model_file, name, data, folder, counts, app=None):
-    from superres.cli import main
+def _upscale(m, src, out, counts, app=None):
+    "`upscale` (the CLI, the library, the app): a x2 output or one line."
     from superres.errors import SuperresError
     from superres.inference import upscale_image
-    src, out = Path(folder)/'in'/name, Path(folder)/'out'
-    src.parent.mkdir(parents=True, exist_ok=True)
-    src.write_bytes(data)
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with time_limit(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        rc = main(['upscale', str(src), '-o', str(out), '--model', str(model_file), '--precision', 'fp32'])
-    err = stderr.getvalue().strip().splitlines()
-    written = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    rc, _, err = _cli('upscale', src, '-o', out, '--model', m.model_file, '--precision', 'fp32')
     if rc == 0:
-        assert written == [name] and not err, (written, err)
+        assert not err and [p.name for p in out.iterdir()] == [src.name], err
         w, h = _upright_size(src)
-        with Image.open(out/name) as im:
-            im.load()
-            assert im.size == (2 * w, 2 * h), (im.size, w, h)
-        counts['written'] += 1
+        outcome = _written_image(out/src.name, (2 * w, 2 * h))
     else:
-        assert rc in (1, 2) and len(err) == 1 and 'Traceback' not in err[0], (rc, err)
-        assert written == [], written  # nothing partial, nothing half-written
-        counts['refused'] += 1
+        outcome = _refused(rc, err, out)
         counts[f'refused: {err[0].split("FAILED: ")[-1].split(":")[0].split("(")[0].strip()[:50]}'] += 1
     if app is not None: _check_app(app, src, rc == 0, counts)
-    # the library function, on whatever PIL can open
-    try:
+    try:  # the library function, on whatever PIL can open
         with time_limit(), Image.open(src) as im:
             im.load()
             img = im.copy()
-    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError, Hang): return
-    if img.width * img.height > 4_000_000: return  # a bomb the CLI refused; the library upscales what it is handed
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError, Hang): return outcome
+    if img.width * img.height > 4_000_000: return outcome  # a bomb the CLI refused; the library takes what it is handed
     with time_limit():
         try:
-            up, _ = upscale_image(model, img)
+            up, _ = upscale_image(m.model, img)
             assert up.size == (2 * ImageOps.exif_transpose(img).size[0], 2 * ImageOps.exif_transpose(img).size[1])
             counts['library: upscaled'] += 1
         except (SuperresError, OSError) as e:
             assert str(e).strip() and '\n' not in str(e).strip(), repr(e)
             counts['library: refused'] += 1
+    return outcome
 
-def fuzz_model(folder):
-    "A small untrained x2 restorer and its weights file: the fuzz is about files, not about what the model learned."
+def _same_size(command, args):
+    "A command writing one output of its input's size into `out` (restore by a jpeg model, degrade by jpeg)."
+    def check(m, src, out, counts, app=None):
+        rc, _, err = _cli(command, src, '-o', out, *args(m))
+        if rc != 0: return _refused(rc, err, out)
+        return _written_image(out/src.name, _upright_size(src))
+    return check
+
+def _nan(text):
+    "Whether a report prints a NaN (as a word: a banana is a class name)."
+    return re.search(r'\bnan\b', text.lower()) is not None
+
+def _evaluate(m, src, out, counts, app=None):
+    "This image beside a good one scored (a table without nan), or left out in one line while the good one is scored."
+    from superres.files import list_images
+    shutil.copy(m.good/'good_0.png', src.parent/'zz_good.png')
+    rc, stdout, err = _cli('evaluate', '--hr-dir', src.parent, '--model', 'none', '--json', out.with_suffix('.json'))
+    report = json.loads(out.with_suffix('.json').read_text())
+    assert not _nan(stdout), stdout
+    if rc == 0:
+        assert not err and len(report['images']) == len(list_images(src.parent)), (err, report['images'])
+        return 'written'
+    assert 'SKIPPED' in err[0] and len(report['images']) == 1, (err, report['images'])  # the good one still scored
+    return _refused(rc, err)
+
+def _fid(m, src, out, counts, app=None):
+    "Two good images against this one and a good one: finite distances, or one line."
+    b = src.parent
+    shutil.copy(m.good/'good_0.png', b/'zz_good.png')
+    rc, stdout, err = _cli('fid', m.good, b, '--classifier', m.clf_file)
+    if rc != 0: return _refused(rc, err)
+    assert not err and stdout.startswith('FID') and not _nan(stdout), (err, stdout)
+    return 'written'
+
+def _classify(m, src, out, counts, app=None):
+    "The shipped classifier's top 5 of this image, or one line."
+    rc, stdout, err = _cli('classify', 'predict', src)
+    if rc != 0: return _refused(rc, err)
+    assert not err and len(stdout.strip().splitlines()) == 6 and not _nan(stdout), (err, stdout)
+    return 'written'
+
+HOSTILE_VALUES = [10**9, -1, 0, float('nan'), float('inf'), 'x', '64', None, [], {}, [1] * 100, 2.5, True, 1e308,
+                  'sr_resnet', 'classifier', 'jpeg', 4, 3]
+
+def _torch_bytes(obj):
     import torch
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
 
-    from superres.hub import save_model
-    from superres.models import restorer
-    torch.manual_seed(0)
-    model = restorer().eval()
-    return model, save_model(model, Path(folder)/'model.pth')
+def _hostile_graph(kind, config):
+    "ONNX graphs that lie: an identity claiming x2, a fixed reshape no input fits, one output channel."
+    from onnx import TensorProto, helper
+    inits, nodes = [], {
+        'identity': [helper.make_node('Identity', ['image'], ['output'])],
+        'reshape': [helper.make_node('Reshape', ['image', 'shape'], ['output'])],
+        'one channel': [helper.make_node('Slice', ['image', 'starts', 'ends', 'axes'], ['output'])],
+    }[kind]
+    if kind == 'reshape': inits = [helper.make_tensor('shape', TensorProto.INT64, [4], [1, 3, 1000, 1000])]
+    if kind == 'one channel':
+        inits = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (('starts', 0), ('ends', 1),
+                                                                                ('axes', 1))]
+    graph = helper.make_graph(nodes, 'g', [helper.make_tensor_value_info('image', TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info('output', TensorProto.FLOAT, None)], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    helper.set_model_props(proto, {'superres_config': json.dumps(config)})
+    return proto.SerializeToString()
 
-def run(examples, seed=0, app=False):
-    "The property over `examples` cases (with `app`, also through a served app): counts of what happened."
-    # a broken promise raises, shrunk by hypothesis
+def _mutate_bytes(draw, data, rng):
+    how = draw(st.sampled_from(['truncate', 'flip', 'empty', 'garbage']))
+    if how == 'truncate': return data[:draw(st.integers(0, max(0, len(data) - 1)))], how
+    if how == 'flip':
+        b = bytearray(data)
+        for _ in range(draw(st.integers(1, 16))): b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        return bytes(b), how
+    return (b'' if how == 'empty' else rng.randbytes(draw(st.integers(1, 2000)))), how
+
+@st.composite
+def model_files(draw, saved, onnx):
+    "(file name, bytes, mutation): a small model as `.pth` or ONNX, perhaps with a hostile config, weights or bytes."
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    fmt = draw(st.sampled_from(['pth', 'pth', 'onnx'] if onnx is not None else ['pth']))
+    mutation = draw(st.sampled_from(['none', 'config', 'config', 'weights', 'bytes'] + (['graph'] if fmt == 'onnx'
+                                                                                         else [])))
+    config = dict(saved['config'])
+    if mutation == 'config':
+        for _ in range(draw(st.integers(1, 3))):
+            config[draw(st.sampled_from(sorted(config) + ['nfs', 'kind', 'extra']))] = draw(
+                st.sampled_from(HOSTILE_VALUES))
+    if fmt == 'pth':
+        import torch
+        state = dict(saved['state_dict'])
+        if mutation == 'weights':
+            key = draw(st.sampled_from(sorted(state)))
+            how = draw(st.sampled_from(['nan', 'inf', 'shape', 'drop', 'extra', 'huge']))
+            if how in ('nan', 'inf'): state[key] = torch.full_like(state[key], float(how))
+            elif how == 'shape': state[key] = torch.zeros(draw(st.integers(0, 5)))
+            elif how == 'drop': del state[key]
+            elif how == 'extra': state['extra.weight'] = torch.zeros(3)
+            else: state[key] = state[key] * 1e30
+        obj = {'config': config, 'state_dict': state}
+        if draw(st.booleans()):  # the checksum is optional: kept where it still matches, or stale
+            from superres.hub import weights_digest
+            obj['sha256'] = weights_digest(state) if draw(st.booleans()) else saved['sha256']
+        data = _torch_bytes(obj)
+    elif mutation == 'graph':
+        data = _hostile_graph(draw(st.sampled_from(['identity', 'reshape', 'one channel'])), config)
+    else:
+        import onnx as onnx_lib
+        proto = onnx_lib.load_from_string(onnx)
+        if mutation == 'config':
+            props = {p.key: p.value for p in proto.metadata_props}
+            props['superres_config'] = json.dumps(config)
+            if draw(st.booleans()): props.pop('superres_sha256')
+            del proto.metadata_props[:]
+            onnx_lib.helper.set_model_props(proto, props)
+        data = proto.SerializeToString()
+    if mutation == 'bytes': data, how = _mutate_bytes(draw, data, rng)
+    return f'model.{fmt}', data, f'{fmt} {mutation}'
+
+def _model_upscale(m, src, out, counts, app=None):
+    "Upscale a good image by this model file: an output of a whole-number scale of it, or one line."
+    img = m.good/'good_0.png'
+    rc, _, err = _cli('upscale', img, '-o', out, '--model', src, '--precision', 'fp32', '--backend', 'torch')
+    if rc != 0: return _refused(rc, err, out)
+    assert not err, err
+    (w, h), (ow, oh) = _upright_size(img), _upright_size(out/img.name)
+    assert ow % w == 0 and ow // w == oh // h and oh % h == 0, ((w, h), (ow, oh))
+    return 'written'
+
+def _model_export(m, src, out, counts, app=None):
+    "Export this model file to ONNX: a file ONNX Runtime loads, or one line and no file."
+    from superres.export import load_onnx
+    dest = out/'exported.onnx'
+    rc, _, err = _cli('export', src, '--onnx', dest)
+    if rc != 0: return _refused(rc, err, out)
+    load_onnx(dest)
+    return 'written'
+
+CHECKS = {'upscale': _upscale, 'restore': _same_size('restore', lambda m: ['--model', m.task_file, '--backend', 'torch',
+                                                                          '--precision', 'fp32']),
+          'degrade': _same_size('degrade', lambda m: ['--task', 'jpeg']), 'evaluate': _evaluate, 'fid': _fid,
+          'classify predict': _classify, 'model: upscale': _model_upscale, 'model: export': _model_export}
+
+def check_case(command, m, name, data, folder, counts, app=None, keep_going=False):
+    """One file through `command` in a fresh folder: count its outcome; a broken promise raises, or with `keep_going`
+    is counted as a crash (a hang: past the time limit) and the run goes on."""
+    case = Path(tempfile.mkdtemp(dir=folder))
+    src, out = case/'in'/name, case/'out'
+    src.parent.mkdir()
+    src.write_bytes(data)
+    try:
+        outcome = CHECKS[command](m, src, out, counts, app if command == 'upscale' else None)
+        counts[outcome] += 1
+        counts[f'{command}: {outcome}'] += 1
+    except Exception as e:
+        if not keep_going: raise
+        kind = 'hang' if isinstance(e, Hang) else 'crash'
+        counts[f'{kind}es' if kind == 'crash' else 'hangs'] += 1
+        counts[f'{command}: {kind}'] += 1
+        if counts[f'{command}: {kind}'] <= 3:  # the first few, to reproduce
+            print(f'{command}: {kind} on {name!r}: {"".join(traceback.format_exception_only(e)).strip()[:300]}')
+    finally: shutil.rmtree(case)
+
+def run(examples, seed=0, app=False, commands=('upscale',), keep_going=False):
+    """The property over `examples` cases, each through one of `commands` (with `app`, upscale also through a served
+    app): counts of what happened; a broken promise raises (shrunk by hypothesis) unless `keep_going`."""
     counts, folder = Counter(), tempfile.mkdtemp(prefix='superres-fuzz-')
-    model, model_file = fuzz_model(folder)
+    m = fuzz_models(folder)
+    files = {c: model_files(m.saved, m.onnx) if c in MODEL_COMMANDS else image_files() for c in commands}
+    cases = st.sampled_from(list(commands)).flatmap(lambda c: st.tuples(st.just(c), files[c]))  # commands alike
     @settings(max_examples=examples, deadline=None, database=None, derandomize=seed == 0,
               suppress_health_check=list(HealthCheck))
-    @given(image_files())
+    @given(cases)
     def prop(case):
-        name, data, mutation = case
+        command, (name, data, mutation) = case
         counts['cases'] += 1
         counts[f'mutation: {mutation}'] += 1
-        check_case(model, model_file, name, data, folder, counts, client)
+        check_case(command, m, name, data, folder, counts, client, keep_going)
     np.seterr(all='ignore')
     with contextlib.ExitStack() as stack:
         client = None
         if app:
             from app_load import serve
             from gradio_client import Client
-            url, *_ = stack.enter_context(serve(Path(folder)/'app.log', max_pixels=4_000_000, model=model_file))
+            url, *_ = stack.enter_context(serve(Path(folder)/'app.log', max_pixels=4_000_000, model=m.model_file))
             client = Client(url, verbose=False, download_files=tempfile.mkdtemp(dir=folder), analytics_enabled=False)
         prop()
+    shutil.rmtree(folder, ignore_errors=True)
     return counts
+
+def per_command(counts):
+    "written / refused (one line) / crashes / hangs for each command that ran."
+    return {c: {k: counts[f'{c}: {k}'] for k in ('written', 'refused', 'crash', 'hang')}
+            for c in COMMANDS if any(counts[f'{c}: {k}'] for k in ('written', 'refused', 'crash', 'hang'))}
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--examples', type=int, default=3000)
-    p.add_argument('--app', action='store_true', help="also through a served app's endpoint")
+    p.add_argument('--examples', type=int, default=10_000)
+    p.add_argument('--commands', nargs='+', choices=COMMANDS, default=list(COMMANDS))
+    p.add_argument('--seed', type=int, default=0, help='0: the same cases every run; else random ones')
+    p.add_argument('--app', action='store_true', help="also upscale through a served app's endpoint")
     a = p.parse_args()
     os.environ.setdefault('SUPERRES_CACHE', tempfile.mkdtemp())
-    counts = run(a.examples, app=a.app)
-    print(json.dumps(dict(sorted(counts.items()), crashes=0), indent=1))
+    counts = run(a.examples, a.seed, app=a.app, commands=a.commands, keep_going=True)
+    print(json.dumps(dict(per_command=per_command(counts), totals={k: counts[k] for k in (
+        'cases', 'written', 'refused', 'crashes', 'hangs')}, details=dict(sorted(counts.items()))), indent=1))
+    return 1 if counts['crashes'] or counts['hangs'] else 0
 
-if __name__ == '__main__': main()
+if __name__ == '__main__': raise SystemExit(main())

@@ -17,9 +17,8 @@ from PIL import Image
 from .backends import with_backend
 from .errors import UsageError
 from .fills import SIDES
-from .folders import CORRUPT, read_error, read_image
 from .hub import SHIPPED_NAMED, load_restorer, shipped_scales
-from .images import save_like, split_alpha, with_alpha
+from .images import CORRUPT, read_error, read_image, save_like, split_alpha, with_alpha
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP, model_device

@@ -13,7 +13,7 @@ from functools import cache
 import torch
 
 from . import __version__
-from .errors import UsageError
+from .errors import ModelError, UsageError
 from .export import OnnxModel, onnx_proto
 from .files import PARTIAL, cache_dir
 from .hub import weights_digest
@@ -64,7 +64,11 @@ class OpenVinoModel(torch.nn.Module):
     def forward(self, x):
         bf16 = torch.is_autocast_enabled('cpu') and torch.get_autocast_dtype('cpu') == torch.bfloat16
         request = self.compiled_for('bf16' if bf16 else 'fp32').create_infer_request()  # one a call: threads again
-        return torch.from_numpy(request.infer({0: x.detach().float().contiguous().numpy()})[0])
+        try: out = request.infer({0: x.detach().float().contiguous().numpy()})[0]
+        except RuntimeError as e:  # OpenVINO failing on this input (a shape the graph refuses): this image's failure
+            raise ModelError(f'OpenVINO could not run this model on a {"x".join(map(str, x.shape))} input: '
+                             f'{_first_line(e)}') from e
+        return torch.from_numpy(out)
 
 def _cache_key(model):
     "SHA-256 of what the conversion depends on: the model's config and weights, and the versions that convert them."

@@ -1,6 +1,6 @@
 """What a user can fix, as exceptions: the CLI prints them as one line; anything else is a bug and propagates."""
 
-__all__ = ['SuperresError', 'UsageError', 'DataError', 'ModelError', 'ContractError']
+__all__ = ['SuperresError', 'UsageError', 'DataError', 'ModelError', 'ContractError', 'broken_outputs']
 
 class SuperresError(Exception):
     "Something the user can fix; the message says what was wrong and what to do, naming arguments in backticks."
@@ -16,3 +16,7 @@ class ModelError(SuperresError):
 
 class ContractError(UsageError):
     "Images that do not match a model's input contract: the wrong value range or statistics."
+
+def broken_outputs(what='model'):
+    "The error for a model whose outputs are NaN or infinite: outputs are checked, not assumed (a checksum can match)."
+    return ModelError(f'the {what} gave NaN or infinite values: its weights are broken; download or train it again')

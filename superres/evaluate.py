@@ -2,13 +2,13 @@
 import random
 
 from fastprogress.fastprogress import progress_bar
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .degradations import FILTERS, parse_degradation, task_degradation
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .files import list_images
-from .images import image_to_tensor
-from .inference import upscale_image
+from .images import image_to_tensor, open_image
+from .inference import check_scale, upscale_image
 from .metrics import colorfulness, psnr, psnr_y, ssim, ssim_y
 from .precision import inference_precision
 from .tiling import model_device, refine
@@ -23,8 +23,9 @@ class _SRProtocol:
     "Standard SR protocol: HR cropped to a multiple of `scale`, PIL bicubic LR, Y-channel PSNR/SSIM, `scale` shaved."
     def __init__(self, scale, baselines, deg=None, seed=0):
         "`deg`: a chain such as `real+superres` makes image i's LR instead of plain bicubic, with `seed + i`."
-        self.scale, self.baselines, self.notes, self.seed = scale, list(baselines), set(), seed
+        self.scale, self.baselines, self.notes, self.seed = check_scale(scale), list(baselines), set(), seed
         self.deg = None if deg is None else task_degradation(deg, scale, lr_input=True)
+        self.min_side = -(-(SSIM_WINDOW + 2 * scale) // scale) * scale  # cropped to a multiple of scale, then shaved
     def lr(self, hr, i):
         if self.deg is None: return hr.resize((hr.width // self.scale, hr.height // self.scale), Image.BICUBIC)
         return self.deg(hr, random.Random(self.seed + i))
@@ -51,6 +52,7 @@ class _TaskProtocol:
         if deg.scale > 1: raise UsageError(f'{deg.spec} upscales: evaluate it by the SR protocol (the superres task)')
         self.deg, self.seed, self.classic = deg, seed, deg.baselines()
         self.baselines = ['input'] + list(self.classic)
+        self.min_side = SSIM_WINDOW
     def case(self, target, i, model, tile):
         degraded, mask = self.deg.degrade(target, random.Random(self.seed + i))
         outs = {'input': degraded, **{n: b(degraded, mask) for n, b in self.classic.items()}}
@@ -63,8 +65,14 @@ class _TaskProtocol:
         return row
     def report(self): return dict(task=self.deg.spec, seed=self.seed)
 
-def _load(f):
-    with Image.open(f) as im: return ImageOps.exif_transpose(im).convert('RGB')
+SSIM_WINDOW = 11  # SSIM's window: the smallest side a scored image keeps
+
+def _target(f, min_side):
+    "The clean image in `f` as RGB, guarded as every command reads images; one too small to score is a DataError."
+    img = open_image(f).convert('RGB')
+    if min(img.size) < min_side:
+        raise DataError(f'{f}: {img.width}x{img.height} pixels, too small to score (at least {min_side} a side)')
+    return img
 
 def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, baselines=('bicubic',), classifier=None,
              tile=None, precision='fp32', progress=True):
@@ -75,18 +83,23 @@ def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, b
     files = list_images(images)[:limit]
     if not files: raise UsageError(f'no images in {images}')
     names = protocol.baselines + (['model'] if model is not None else [])
-    rows, kept = [], {n: [] for n in ['target'] + names}
+    rows, kept, skipped = [], {n: [] for n in ['target'] + names}, {}
     device = model_device(model) if model is not None else None  # an OpenVINO model's precision is the CPU's
     for i, f in enumerate(progress_bar(files, display=progress and len(files) > 1, leave=False)):
-        with inference_precision(precision, device): targ, outs = protocol.case(_load(f), i, model, tile)
+        try: target = _target(f, protocol.min_side)
+        except DataError as e:  # one bad file never stops a run: it is left out, and the report says why
+            skipped[str(f)] = str(e).removeprefix(f'{f}: ')
+            continue
+        with inference_precision(precision, device): targ, outs = protocol.case(target, i, model, tile)
         row = dict(image=f.name)
         for name, out in outs.items(): row.update({f'{name}_{k}': v for k, v in protocol.score(out, targ).items()})
         if deg.name == 'colorize': row['target_colorfulness'] = float(colorfulness(targ[None])[0])
         rows.append(row)
         if classifier is not None:  # kept as 8-bit, exactly what a saved output file would hold
             for name, t in dict(outs, target=targ).items(): kept[name].append((t.clamp(0, 1) * 255).round().byte())
+    if not rows: raise DataError('no image in {} could be scored ({}: {})'.format(images, *next(iter(skipped.items()))))
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != 'image'}
-    report = dict(protocol.report(), images_dir=str(images), methods=names, mean=mean, images=rows)
+    report = dict(protocol.report(), images_dir=str(images), methods=names, mean=mean, images=rows, skipped=skipped)
     if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
     return report
 

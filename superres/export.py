@@ -9,6 +9,7 @@ import torch
 
 from .errors import ModelError, UsageError
 from .files import atomic_path
+from .models import check_config
 
 __all__ = ['onnx_proto', 'export_onnx', 'OnnxModel', 'load_onnx']
 
@@ -50,8 +51,9 @@ def _checked_proto(path):
     meta = {p.key: p.value for p in proto.metadata_props}
     if 'superres_sha256' in meta and _graph_digest(proto) != meta['superres_sha256']:
         raise refused('its graph does not match its checksum: the file changed after it was exported')
-    try: config = json.loads(meta.get('superres_config', '{}'))
+    try: config = check_config(json.loads(meta.get('superres_config', '{}')))
     except json.JSONDecodeError as e: raise refused(f'its config is not JSON: {e}') from e
+    except UsageError as e: raise refused(str(e)) from e
     return proto, config, refused
 
 class OnnxModel:
@@ -68,7 +70,12 @@ class OnnxModel:
             raise refused(str(e).splitlines()[0][:160]) from e
     def eval(self): return self
     def __call__(self, x):
-        out = self.session.run(None, {'image': x.detach().float().contiguous().numpy()})[0]
+        "The output for `x`; ONNX Runtime failing on it (a shape the graph refuses, memory) is a one-line ModelError."
+        try: out = self.session.run(None, {'image': x.detach().float().contiguous().numpy()})[0]
+        except Exception as e:  # ONNX Runtime's own exception types, as at load time
+            if not type(e).__module__.startswith('onnxruntime'): raise
+            raise ModelError(f'ONNX Runtime could not run this model on a {"x".join(map(str, x.shape))} input: '
+                             f'{" ".join(str(e).split())[:200]}') from e
         return torch.from_numpy(np.ascontiguousarray(out))
 
 def load_onnx(path, threads=None):

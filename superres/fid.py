@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 
-from .errors import ContractError, UsageError
+from .errors import ContractError, UsageError, broken_outputs
 from .files import list_images
-from .images import image_to_tensor
+from .images import image_to_tensor, open_image
 from .layers import Normalizer
 
 __all__ = ['image_tensors', 'ClassifierFeatures', 'frechet_distance', 'kernel_distance', 'distances',
@@ -26,7 +26,7 @@ def _hook_output(module):
     finally: handle.remove()
 
 def _load(path):
-    with Image.open(path) as im: img = ImageOps.exif_transpose(im)
+    img = open_image(path)  # guarded as every command reads images: a bad file is one line naming it
     return image_to_tensor(img if img.mode.startswith('I;16') else img.convert('RGB'))[0]
 
 def image_tensors(images):
@@ -102,10 +102,12 @@ class ClassifierFeatures:
                 f = hook.stored.float()
                 feats.append((f.mean((2, 3)) if f.ndim == 4 else f.flatten(1)).cpu().double())
         if not feats: raise UsageError('no images to compute features of')
+        feats = torch.cat(feats)
+        if not torch.isfinite(feats).all(): raise broken_outputs('classifier')  # never a NaN distance
         if self.check:
             mean = s / count
             self.contract.check_stats(mean, (s2 / count - mean**2).clamp_min(0).sqrt())
-        return torch.cat(feats).numpy()
+        return feats.numpy()
 
 def frechet_distance(f1, f2, eps=1e-6):
     "Frechet distance between Gaussians fitted to two feature sets: FID when the features come from a classifier."
@@ -121,8 +123,9 @@ def frechet_distance(f1, f2, eps=1e-6):
 
 def kernel_distance(f1, f2, n_subsets=100, subset_size=1000, seed=0):
     "KID: unbiased MMD^2 (cubic polynomial kernel) at any N, unlike FID; mean/spread over subsets of up to half a set."
-    m = min(subset_size, max(2, min(len(f1), len(f2)) // 2))
-    if m < 2: raise UsageError('KID needs at least 2 images in each set')
+    n = min(len(f1), len(f2))
+    if n < 2: raise UsageError(f'FID and KID need at least 2 images (or patches) in each set, not {n}: add images')
+    m = min(subset_size, max(2, n // 2))
     d, rng, vals = f1.shape[1], np.random.default_rng(seed), []
     for _ in range(n_subsets):
         x, y = f1[rng.choice(len(f1), m, replace=False)], f2[rng.choice(len(f2), m, replace=False)]

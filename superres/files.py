@@ -1,12 +1,13 @@
 """Files superres writes: every write goes to a temporary file first, then is renamed into place."""
+import errno
 import os
 import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ['cache_dir', 'atomic_path', 'atomic_write_text', 'PARTIAL', 'partial_files', 'image_extensions',
-           'natural_key', 'list_images']
+__all__ = ['cache_dir', 'output_folder', 'atomic_path', 'atomic_write_text', 'PARTIAL', 'partial_files',
+           'image_extensions', 'natural_key', 'list_images', 'printable']
 
 def cache_dir():
     "Where superres keeps extracted data and caches: `SUPERRES_CACHE`, else `~/.cache/superres`."
@@ -16,10 +17,45 @@ image_extensions = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.
 
 PARTIAL = '.partial-'  # in the name of a file being written: `.{final name}.partial-{random}{suffix}`
 
+def _file_in_the_way(folder):
+    "The file that keeps `folder` from being made a folder (itself or the nearest parent that exists), else None."
+    there = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    return None if there.is_dir() else there
+
+def output_folder(folder, inputs=()):
+    "The output folder of every command that writes files, refused in one line where it cannot be one or is an input."
+    from .errors import UsageError
+    folder = Path(folder)
+    there = _file_in_the_way(folder)
+    if there is not None:
+        where = 'is a file' if there == folder else f'is below the file {there}'
+        raise UsageError(f'the output folder {folder} {where}: pass another `output`')
+    out = folder.resolve()
+    for p in map(Path, inputs):
+        if p.is_dir() and (p.resolve() == out or out in p.resolve().parents):
+            what = 'is' if p.resolve() == out else 'holds'
+            raise UsageError(f'the output folder {folder} {what} the input folder {p}: pass another `output`, outside '
+                             'it (inputs are never overwritten)')
+    return folder
+
+def _no_clobber(tmp, path):
+    "Rename `tmp` to `path` unless a file is there by now (FileExistsError): linked, so the check is the rename itself."
+    try: os.link(tmp, path)
+    except FileExistsError: raise
+    except OSError:  # a file system without hard links: checked just before instead
+        if os.path.lexists(path): raise FileExistsError(errno.EEXIST, 'File exists', str(path)) from None
+        os.replace(tmp, path)
+
 @contextmanager
-def atomic_path(path, suffix=None):
-    "A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated file."
+def atomic_path(path, suffix=None, replace=True):
+    """A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated
+    file; with `replace` off, a file that appeared at `path` meanwhile is kept (FileExistsError)."""
+    from .errors import UsageError
     path = Path(path)
+    there = _file_in_the_way(path.parent)
+    if there is not None or path.is_dir():  # every file written meets the output folders' rule
+        raise UsageError(f'cannot write {path}: {there or path} is a {"folder" if there is None else "file"}; '
+                         'pass another path')
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}{PARTIAL}', suffix=suffix or path.suffix or '.tmp', dir=path.parent)
     os.close(fd)
@@ -27,7 +63,8 @@ def atomic_path(path, suffix=None):
         yield Path(tmp)
         umask = os.umask(0); os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the permissions a plain write would
-        os.replace(tmp, path)
+        if replace: os.replace(tmp, path)
+        else: _no_clobber(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
 
@@ -55,3 +92,7 @@ def list_images(folder, recurse=True):
     found = folder.rglob('*') if recurse else folder.iterdir()
     return sorted((p for p in found if p.suffix.lower() in image_extensions and p.is_file()),
                   key=lambda p: natural_key(str(p.relative_to(folder))))
+
+def printable(text):
+    "`text` with control characters (newlines, escape bytes, undecodable bytes) escaped: a report line stays one line."
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

@@ -6,8 +6,8 @@ from PIL import Image
 
 from .errors import UsageError
 
-__all__ = ['GRAY', 'FILLS', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'inpaint_baselines', 'SIDES', 'side_box',
-           'extend_canvas']
+__all__ = ['GRAY', 'FILLS', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'inpaint_baselines', 'SIDES', 'check_amount',
+           'side_box', 'extend_canvas']
 
 GRAY = (127, 127, 127)  # a hole's colour with fill=gray (the model learns to recognise it)
 
@@ -62,6 +62,12 @@ def inpaint_baselines():
 
 SIDES = ['left', 'right', 'top', 'bottom']
 
+def check_amount(amount):
+    "An outpainting `amount` itself, refused in one line unless a fraction of the size in (0, 1]."
+    if not 0 < amount <= 1: raise UsageError(f'`amount` must be a fraction of the size, above 0 and at most 1 '
+                                             f'(e.g. 0.25), not {amount:g}')
+    return amount
+
 def side_box(size, side, amount):
     w, h = size
     n = max(1, round(amount * (w if side in ('left', 'right') else h)))
@@ -70,6 +76,7 @@ def side_box(size, side, amount):
 def extend_canvas(img, side='right', amount=0.25, colour=GRAY):
     "`img` on a canvas larger by `amount` of its size on `side`, and the mask of the added strip."
     if side not in SIDES: raise UsageError(f'side {side!r}: choose from {", ".join(SIDES)}')
+    check_amount(amount)
     w, h = img.size
     n = max(1, round(amount * (w if side in ('left', 'right') else h)))
     ox, oy = n if side == 'left' else 0, n if side == 'top' else 0

@@ -3,26 +3,22 @@ launched together share the files."""
 import hashlib
 import json
 import random
-import struct
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from fastprogress.fastprogress import progress_bar
-from PIL import Image, ImageOps
 
 from .degradations import parse_degradation, task_degradation
-from .errors import DataError, SuperresError, UsageError
-from .files import atomic_write_text, list_images, partial_files
+from .errors import SuperresError, UsageError
+from .files import atomic_write_text, list_images, output_folder, partial_files, printable
 from .hub import weights_digest
-from .images import save_like, split_alpha
+from .images import CORRUPT, open_image, read_error, read_image, save_like, split_alpha
 from .inference import restore_image
 from .ranks import barrier, gather, process_group, rank, share
 from .tiling import OVERLAP, check_tiling
 
-__all__ = ['Outcome', 'RESUME_FILE', 'CORRUPT', 'read_error', 'read_image', 'map_images', 'restore_files',
-           'degrade_files']
+__all__ = ['Outcome', 'RESUME_FILE', 'map_images', 'restore_files', 'degrade_files']
 
 class Outcome(NamedTuple):
     "What became of one input image: `status` written, skipped (its output was there) or failed (`notes[0]`: why)."
@@ -32,16 +28,6 @@ class Outcome(NamedTuple):
     notes: list
 
 RESUME_FILE = '.superres-resume'  # in the output folder while an `overwrite` run is unfinished
-
-def read_error(e):
-    "Why an image file could not be used, in words."
-    if isinstance(e, Image.UnidentifiedImageError): return ('not an image PIL can read (empty, another file type, '
-                                                            'or a broken header)')
-    if isinstance(e, FileNotFoundError): return 'no such file' if e.filename else str(e)
-    if isinstance(e, PermissionError): return 'permission denied'
-    if isinstance(e, Image.DecompressionBombError): return f'{e} (a decompression bomb?)'
-    if isinstance(e, SuperresError): return str(e)
-    return f'unreadable image: {e}'
 
 def _jobs(inputs, out_dir):
     "(source, output) per input image: a folder's files keep their paths below it (not the output's), a file its name."
@@ -54,19 +40,31 @@ def _jobs(inputs, out_dir):
     if clash: raise UsageError(f'{clash} is an input: choose an output folder that is not an input folder')
     return jobs
 
+def _contents(src):
+    "SHA-256 of a file's bytes (None where it cannot be read): what a resumed output was made from."
+    h = hashlib.sha256()
+    try:
+        with open(src, 'rb') as f:
+            while chunk := f.read(1 << 20): h.update(chunk)
+    except OSError: return None
+    return h.hexdigest()
+
 class _Resume:
-    "The outputs an `overwrite` run has finished, kept in its output folder so that the same rerun redoes none of them."
+    """The outputs an `overwrite` run has finished, each with the digest of the input it was made from, kept in its
+    output folder so that the same rerun on the same inputs redoes none of them (another or an edited input: redone)."""
     def __init__(self, out_dir, key):
-        self.path, self.out_dir = out_dir/RESUME_FILE, out_dir
+        self.path, self.out_dir, self.inputs = out_dir/RESUME_FILE, out_dir, {}
         lines = self.path.read_text().splitlines() if self.path.is_file() else []
-        self.done = {json.loads(line) for line in lines[1:]} if lines[:1] == [key] else set()
+        self.done = {tuple(json.loads(line)) for line in lines[1:]} if lines[:1] == [key] else set()
         barrier()  # everyone has read it before rank 0 starts it afresh
         if rank() == 0 and lines[:1] != [key]: atomic_write_text(self.path, key + '\n')
         barrier()
-    def _name(self, dest): return str(dest.relative_to(self.out_dir))
-    def finished(self, dest): return self._name(dest) in self.done and dest.exists()
-    def add(self, dest):
-        with open(self.path, 'a') as f: f.write(json.dumps(self._name(dest)) + '\n')  # one short append: atomic
+    def _entry(self, dest, src):
+        if src not in self.inputs: self.inputs[src] = _contents(src)  # read before the model ran on it
+        return (str(dest.relative_to(self.out_dir)), self.inputs[src])
+    def finished(self, dest, src): return self._entry(dest, src) in self.done and dest.exists()
+    def add(self, dest, src):
+        with open(self.path, 'a') as f: f.write(json.dumps(self._entry(dest, src)) + '\n')  # one short append: atomic
     def close(self):
         barrier()
         if rank() == 0: self.path.unlink(missing_ok=True)
@@ -79,41 +77,17 @@ class _Partials:
         if folder not in self.found: self.found[folder] = partial_files(folder) if folder.is_dir() else {}
         for p in self.found[folder].pop(dest.name, []): p.unlink(missing_ok=True)
 
-# what PIL raises on a file whose bytes are garbled: caught around reading only, never around the model
-CORRUPT = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
-           Image.DecompressionBombError, DataError)
-
-BOMB_PIXELS_PER_BYTE = 1000  # over PIL's bomb threshold, a file decoding to more pixels per byte is refused
-
-def _check_bomb(src, im):
-    "Refuse an image over PIL's decompression-bomb threshold that decodes from far fewer bytes than a photo needs."
-    w, h = im.size
-    size = Path(src).stat().st_size
-    if w * h > Image.MAX_IMAGE_PIXELS and w * h > BOMB_PIXELS_PER_BYTE * size:
-        raise DataError(f'{w}x{h} pixels ({w*h/1e6:.0f} MP) from a file of {size/1e3:.0f} KB: a decompression bomb? '
-                        f'(over {Image.MAX_IMAGE_PIXELS/1e6:.0f} MP, an image must hold a byte per '
-                        f'{BOMB_PIXELS_PER_BYTE} pixels)')
-
-def read_image(src):
-    "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
-    with warnings.catch_warnings():  # PIL's warnings on odd files: the outcome says what matters, in one line
-        warnings.simplefilter('ignore')
-        with Image.open(src) as im:
-            _check_bomb(src, im)
-            note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
-            upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
-            upright.load()
-            return upright, dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None), note
-
-def _map_one(fn, i, src, dest, extra, progress):
-    "Read, run `fn`, write: the outcome for one image, a read or write that fails becoming a failed outcome."
+def _map_one(fn, i, src, dest, extra, progress, overwrite=False):
+    "Read, run `fn`, write (a file there by now kept unless `overwrite`): the outcome for one image, never an error."
     try: upright, info, note = read_image(src)
     except CORRUPT as e: return Outcome(src, None, 'failed', [read_error(e)])  # one bad file never stops a run
     try: out, notes, mask = fn(upright, i, src, progress)
     except SuperresError as e: return Outcome(src, None, 'failed', [str(e)])
     for img, path, kept in ((out, dest, info), (mask, extra, {})):
         if img is None or path is None: continue
-        try: save_like(img, kept, path)
+        try: save_like(img, kept, path, replace=overwrite)
+        except FileExistsError:  # made while the model ran: the user's, never replaced
+            return Outcome(src, dest, 'skipped', ['appeared while the model ran: kept (pass `overwrite` to replace)'])
         except OSError as e: return Outcome(src, None, 'failed', [f'could not write {path}: {e.strerror or e}'])
         except SuperresError as e: return Outcome(src, None, 'failed', [str(e)])
     return Outcome(src, dest, 'written', note + notes)
@@ -121,7 +95,8 @@ def _map_one(fn, i, src, dest, extra, progress):
 def map_images(fn, inputs, out_dir, overwrite=False, extra_dir=None, key=''):
     "`fn(image, index, source, progress)` -> (image, notes, extra) written per input image into `out_dir`: Outcomes."
     # a rerun skips what is written (with `overwrite`: what the run of the same `key` wrote); launched processes share
-    out_dir = Path(out_dir)
+    out_dir = output_folder(out_dir, inputs)
+    if extra_dir is not None: output_folder(extra_dir, inputs)
     jobs = _jobs(inputs, out_dir)
     first = {}
     with process_group():
@@ -132,7 +107,7 @@ def map_images(fn, inputs, out_dir, overwrite=False, extra_dir=None, key=''):
         bar = progress_bar(share(range(len(jobs))), display=rank() == 0 and len(jobs) > 1)
         def tiles(name):
             def show(done, total):
-                bar.comment = f'{name}: tile {done}/{total}'
+                bar.comment = printable(f'{name}: tile {done}/{total}')
                 bar.update_bar(bar.last_v or 0)
             return show if bar.display else None
         for i in bar:
@@ -140,14 +115,14 @@ def map_images(fn, inputs, out_dir, overwrite=False, extra_dir=None, key=''):
             extra = None if extra_dir is None else Path(extra_dir)/dest.relative_to(out_dir).with_suffix('.png')
             if first[dest][0] != i:
                 o = Outcome(src, None, 'failed', [f'same output name as {first[dest][1]}: run them separately'])
-            elif resume.finished(dest) if resume else dest.exists():
+            elif resume.finished(dest, src) if resume else dest.exists():
                 o = Outcome(src, dest, 'skipped', ['written by this run before it was interrupted' if resume
                                                    else 'exists: kept (pass `overwrite` to replace)'])
             else:
                 for p in (dest, extra):
                     if p is not None: partials.clean(p)
-                o = _map_one(fn, i, src, dest, extra, tiles(src.name))
-                if resume and o.status == 'written': resume.add(dest)
+                o = _map_one(fn, i, src, dest, extra, tiles(src.name), overwrite)
+                if resume and o.status == 'written': resume.add(dest, src)
             mine.append((i, o))
         everyone = sorted((r for rs in gather(mine) for r in rs), key=lambda r: r[0])
         if resume: resume.close()
@@ -158,7 +133,7 @@ def _mask_for(mask, src):
     if mask is None: return None
     m = Path(mask)/f'{Path(src).stem}.png' if Path(mask).is_dir() else Path(mask)
     if not m.is_file(): raise UsageError(f'no mask {m} for {src}')
-    with Image.open(m) as im: return ImageOps.exif_transpose(im).convert('L')
+    return open_image(m).convert('L')
 
 def _fingerprint(model, **options):
     "What makes a model's outputs what they are (config, weights, options), hashed: a rerun with others starts afresh."

@@ -8,7 +8,7 @@ import torch
 
 from .errors import ModelError, UsageError
 from .files import atomic_path
-from .models import fold, model_from_config, model_kind
+from .models import check_config, fold, model_from_config, model_kind
 from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
@@ -44,28 +44,44 @@ def save_model(model, fname, dtype=None):
     with atomic_path(fname) as tmp: torch.save({**saved, 'sha256': digest}, tmp)
     return Path(fname)
 
+def _line(e, n=0):
+    "Line `n` of an exception's message (else its last), at most 160 characters; its type where it has none."
+    lines = str(e).strip().splitlines() or [type(e).__name__]  # an empty file's error says nothing
+    return lines[min(n, len(lines) - 1)].strip()[:160]
+
 def _corrupt(fname, why):
     return ModelError(f'{fname} is not a usable superres model file ({why}): download or train it again, or pass '
                       'another `model`')
+
+def _sized(config, state):
+    "The model `config` describes, built once a weightless copy shows it is not far larger than the file's weights."
+    with torch.device('meta'): shape = model_from_config(config)  # shapes only: nothing allocated
+    need, have = sum(p.numel() for p in shape.parameters()), sum(v.numel() for v in state.values())
+    if need > 2 * have + 10**6:
+        raise UsageError(f'it describes a network of {need:,} weights and holds {have:,}')
+    return model_from_config(config)
 
 def load_model(fname):
     "Rebuild a model saved by `save_model`, in eval mode; a file damaged or mixed up on disk is refused in words."
     try: saved = torch.load(fname, map_location='cpu', weights_only=True)
     except (RuntimeError, OSError, EOFError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile,
             pickle.UnpicklingError) as e:  # what torch.load raises on a truncated or garbled file
-        raise _corrupt(fname, f'not weights saved by superres: {str(e).splitlines()[0][:160]}') from e
+        raise _corrupt(fname, f'not weights saved by superres: {_line(e)}') from e
     if not isinstance(saved, dict) or not {'config', 'state_dict'} <= saved.keys():
         raise _corrupt(fname, 'it holds no config and state_dict')
     parent = saved.get('parent_state_dict')
+    if not all(isinstance(s, dict) and all(isinstance(v, torch.Tensor) for v in s.values())
+               for s in (saved['state_dict'], parent or {})):
+        raise _corrupt(fname, 'its state_dict holds something other than tensors')
     if 'sha256' in saved and _file_digest(saved['state_dict'], parent) != saved['sha256']:
         raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
-    try: model = model_from_config(saved['config'])
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # UsageError, an unknown arch, is a ValueError
-        raise _corrupt(fname, f'its config describes no model this superres builds: {e!r}'[:300]) from e
+    try: model = _sized(check_config(saved['config']), saved['state_dict'])
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # UsageError is a ValueError
+        why = _line(e) if isinstance(e, UsageError) else repr(e)[:200]
+        raise _corrupt(fname, f'its config describes no model this superres builds: {why}') from e
     try: model.load_state_dict(saved['state_dict'])
     except RuntimeError as e:
-        raise _corrupt(fname, "its weights do not fit the architecture its config names: "
-                       f"{str(e).splitlines()[1 if len(str(e).splitlines()) > 1 else 0].strip()[:160]}") from e
+        raise _corrupt(fname, f'its weights do not fit the architecture its config names: {_line(e, 1)}') from e
     if parent is not None: model.parent_weights = _cast(parent, torch.float32)
     return model.eval()
 

@@ -1,16 +1,20 @@
-"""Images in and out: reading as RGB, modes and alpha, [0,1] tensors, and saving like the source file."""
+"""Images in and out: guarded reading (broken files, bombs), RGB, modes and alpha, [0,1] tensors, saving like the
+source."""
 import random
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
-from .errors import DataError, UsageError
+from .errors import DataError, SuperresError, UsageError
 from .files import atomic_path
 
-__all__ = ['load_rgb', 'image_peak', 'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array',
-           'tensor_to_image', 'with_alpha', 'pil_bicubic', 'save_like']
+__all__ = ['CORRUPT', 'BOMB_PIXELS_PER_BYTE', 'read_error', 'read_image', 'open_image', 'load_rgb', 'image_peak',
+           'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array', 'tensor_to_image',
+           'with_alpha', 'pil_bicubic', 'save_like']
 
 def load_rgb(path):
     "Open an image as RGB (2% of Tiny ImageNet is grayscale); a file that cannot be decoded is named in the error."
@@ -78,8 +82,9 @@ def pil_bicubic(x, size):
     return torch.stack([torch.from_numpy(np.array(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC)))
                         for c in x])
 
-def save_like(out, src_info, dest):
-    "Save `out` atomically in the format its name says, carrying the source's ICC profile and EXIF (already upright)."
+def save_like(out, src_info, dest, replace=True):
+    """Save `out` atomically in the format its name says, carrying the source's ICC profile and EXIF (already upright);
+    with `replace` off, a file that appeared at `dest` meanwhile is kept (FileExistsError)."""
     kw = {k: src_info[k] for k in ('icc_profile',) if src_info.get(k)}
     exif = src_info.get('exif')
     if exif: kw['exif'] = exif
@@ -92,7 +97,7 @@ def save_like(out, src_info, dest):
         if max(out.size) > 256: raise UsageError(f'{dest.name}: an ICO file holds up to 256x256 pixels and the result '
                                                  f'is {out.width}x{out.height}; give the input another extension')
         kw['sizes'] = [out.size]
-    with atomic_path(dest) as tmp:
+    with atomic_path(dest, replace=replace) as tmp:
         try: out.save(tmp, format=fmt, **kw)
         except (OSError, ValueError, KeyError) as e:  # a format that cannot store this mode, e.g. 16-bit gray as GIF
             if isinstance(e, OSError) and e.errno is not None: raise  # a failed write: a full disk, no permission
@@ -102,3 +107,44 @@ def save_like(out, src_info, dest):
                 raise UsageError(f'{dest.name}: {fmt} cannot hold this {out.width}x{out.height} result ({again}); '
                                  'give the input another extension') from None
     return dest
+
+def read_error(e):
+    "Why an image file could not be used, in words."
+    if isinstance(e, Image.UnidentifiedImageError): return ('not an image PIL can read (empty, another file type, '
+                                                            'or a broken header)')
+    if isinstance(e, FileNotFoundError): return 'no such file' if e.filename else str(e)
+    if isinstance(e, PermissionError): return 'permission denied'
+    if isinstance(e, Image.DecompressionBombError): return f'{e} (a decompression bomb?)'
+    if isinstance(e, SuperresError): return str(e)
+    return f'unreadable image: {e}'
+
+# what PIL raises on a file whose bytes are garbled: caught around reading only, never around the model
+CORRUPT = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
+           Image.DecompressionBombError, DataError)
+
+BOMB_PIXELS_PER_BYTE = 1000  # over PIL's bomb threshold, a file decoding to more pixels per byte is refused
+
+def _check_bomb(src, im):
+    "Refuse an image over PIL's decompression-bomb threshold that decodes from far fewer bytes than a photo needs."
+    w, h = im.size
+    size = Path(src).stat().st_size
+    if w * h > Image.MAX_IMAGE_PIXELS and w * h > BOMB_PIXELS_PER_BYTE * size:
+        raise DataError(f'{w}x{h} pixels ({w*h/1e6:.0f} MP) from a file of {size/1e3:.0f} KB: a decompression bomb? '
+                        f'(over {Image.MAX_IMAGE_PIXELS/1e6:.0f} MP, an image must hold a byte per '
+                        f'{BOMB_PIXELS_PER_BYTE} pixels)')
+
+def read_image(src):
+    "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
+    with warnings.catch_warnings():  # PIL's warnings on odd files: the outcome says what matters, in one line
+        warnings.simplefilter('ignore')
+        with Image.open(src) as im:
+            _check_bomb(src, im)
+            note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
+            upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
+            upright.load()
+            return upright, dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None), note
+
+def open_image(src):
+    "The upright decoded image in `src`, guarded as `read_image`: a file that cannot be used is a one-line DataError."
+    try: return read_image(src)[0]
+    except CORRUPT as e: raise DataError(f'{src}: {read_error(e)}') from None

@@ -3,12 +3,22 @@ import torch
 from PIL import Image, ImageOps
 
 from .degradations import parse_degradation
-from .errors import UsageError
+from .errors import UsageError, broken_outputs
 from .fills import extend_canvas
-from .images import image_peak, image_to_tensor, output_mode, pil_bicubic, split_alpha, tensor_to_image, with_alpha
+from .images import (
+    image_peak,
+    image_to_tensor,
+    open_image,
+    output_mode,
+    pil_bicubic,
+    split_alpha,
+    tensor_to_image,
+    with_alpha,
+)
 from .tiling import OVERLAP, image_rows, restore, restore_in_strips
 
-__all__ = ['SelfEnsemble', 'prepare_image', 'predict_topk', 'model_degradation', 'upscale_image', 'restore_image']
+__all__ = ['MAX_SCALE', 'check_scale', 'SelfEnsemble', 'prepare_image', 'predict_topk', 'model_degradation',
+           'upscale_image', 'restore_image']
 
 class SelfEnsemble(torch.nn.Module):
     "A restoration model run on the eight flips and rotations of its input, outputs turned back and averaged (8x cost)."
@@ -25,22 +35,23 @@ class SelfEnsemble(torch.nn.Module):
         return out / 8
 
 def prepare_image(img, size=64):
-    "An image file or PIL image as a [0,1] tensor the classifier expects: upright, RGB, short side `size`, centre crop."
-    if not isinstance(img, Image.Image):
-        with Image.open(img) as im: img = ImageOps.exif_transpose(im).convert('RGB')
-    img = img.convert('RGB')
+    """An image file (guarded: a bad one is a one-line DataError) or PIL image as a [0,1] tensor the classifier expects:
+    upright, RGB, short side `size`, centre crop."""
+    img = (img if isinstance(img, Image.Image) else open_image(img)).convert('RGB')
     img = ImageOps.fit(img, (size, size), Image.BICUBIC) if img.size != (size, size) else img
     return (torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(size, size, 3)
             .permute(2, 0, 1).float() / 255)
 
 @torch.inference_mode()
 def predict_topk(model, images, k=5, size=64, bs=64):
-    "The `k` most likely classes of each image as (name, wnid, probability) rows."
+    "The `k` most likely classes of each image (a file, PIL image or `prepare_image` tensor) as (name, wnid, p) rows."
     vocab, names = model.config['vocab'], model.config['names']
     results = []
     for i in range(0, len(images), bs):
-        x = torch.stack([prepare_image(im, size) for im in images[i:i+bs]])
-        probs, idxs = model(x).float().softmax(1).topk(min(k, len(vocab)), dim=1)
+        x = torch.stack([im if isinstance(im, torch.Tensor) else prepare_image(im, size) for im in images[i:i+bs]])
+        logits = model(x).float()
+        if not torch.isfinite(logits).all(): raise broken_outputs('classifier')  # not nan% rows, exit 0
+        probs, idxs = logits.softmax(1).topk(min(k, len(vocab)), dim=1)
         results += [[(names[j], vocab[j], float(p)) for p, j in zip(ps, js)]
                     for ps, js in zip(probs.tolist(), idxs.tolist())]
     return results
@@ -48,6 +59,14 @@ def predict_topk(model, images, k=5, size=64, bs=64):
 def model_degradation(model):
     "The degradation a restoration model was trained to undo: its saved task."
     return parse_degradation(getattr(model, 'config', {}).get('task', 'superres'))
+
+MAX_SCALE = 16  # x16 is two passes of x4; beyond, or below 1/16, an output no one asks for
+
+def check_scale(scale):
+    "`scale` itself, refused in one line unless a finite factor between 1/MAX_SCALE and MAX_SCALE: an output that fits."
+    if not 1 / MAX_SCALE <= scale <= MAX_SCALE:  # False for nan too
+        raise UsageError(f'`scale` must be between 1/{MAX_SCALE} and {MAX_SCALE} (e.g. 2 or 0.5), not {scale:g}')
+    return scale
 
 def _passes(mscale, scale):
     "How many passes of an x`mscale` model reach x`scale`, and whether a resize must finish the job."
@@ -59,9 +78,12 @@ def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=N
     "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
     img, alpha = split_alpha(ImageOps.exif_transpose(img))
     mscale = model.config.get('scale', 2)
-    scale = scale or mscale
+    scale = check_scale(scale or mscale)
     notes, peak, mode = [], image_peak(img), output_mode(img)
     target = (round(img.width * scale), round(img.height * scale))
+    if min(target) < 1:
+        raise UsageError(f'{img.width}x{img.height} pixels at x{scale:g} leave {target[0]}x{target[1]}: nothing to '
+                         'write; pass a larger `scale` for an image this small')
     passes, resized = _passes(mscale, scale)
     if passes > 1 or resized:
         notes.append(f'model is x{mscale}: ran {passes} pass(es)' + (f' then resized to x{scale:g}' if resized else ''))

@@ -1,4 +1,5 @@
 """Networks: the ResNet classifier (named parts, presets) and the restoration nets, built from configs by registry."""
+import math
 from copy import deepcopy
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +29,7 @@ from .registry import Registry
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
            'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS',
            'REP_RESNET_PRESETS', 'RFDN_PRESETS', 'ARCHS', 'takes_lr', 'restorer_config', 'restorer',
-           'restorer_from_config', 'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'critic_min_size',
+           'restorer_from_config', 'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'check_config', 'critic_min_size',
            'critic_from_config', 'model_kind', 'model_from_config']
 
 class Classifier(nn.Sequential):
@@ -301,6 +302,27 @@ def critic_from_config(cfg):
 def model_kind(cfg):
     "`classifier`, `restorer` or `critic`, as the config says (files saved before configs named their kind: by fields)."
     return cfg.get('kind') or ('restorer' if 'arch' in cfg else 'classifier')
+
+# what a config from a file may hold, as (low, high) whole numbers: a larger net is no model superres trains, and
+# building it would allocate before its weights are read
+CONFIG_BOUNDS = dict(scale=(1, 8), nf=(1, 1024), n_blocks=(1, 64), expand=(1, 16), nfs=(1, 2048), nbks=(0, 16),
+                     n_out=(1, 100_000), size=(1, 4096), stem_ks=(1, 15), stem_stride=(1, 8), n_down=(1, 8))
+
+def check_config(cfg, where='config'):
+    """A config read from a file, refused in one line where it is no dict, a size is no whole number in its bounds or a
+    number is not finite (NaN, infinity): absurd values fail here, not in an allocation."""
+    if not isinstance(cfg, dict): raise UsageError(f'its {where} is a {type(cfg).__name__}, not a mapping')
+    for k, v in cfg.items():
+        if k in CONFIG_BOUNDS:
+            lo, hi = CONFIG_BOUNDS[k]
+            values = v if isinstance(v, (list, tuple)) and k in ('nfs', 'nbks') else [v]
+            if not values or not all(type(x) is int and lo <= x <= hi for x in values):
+                raise UsageError(f'its {where} gives {k}={v!r:.60}: a whole number from {lo} to {hi} was expected')
+        elif isinstance(v, dict): check_config(v, f'{where}.{k}')
+        elif isinstance(v, float) and not math.isfinite(v): raise UsageError(f'its {where} gives {k}={v}')
+        elif isinstance(v, (list, tuple)) and any(isinstance(x, float) and not math.isfinite(x) for x in v):
+            raise UsageError(f'its {where} gives {k}={v!r:.60}: numbers must be finite')
+    return cfg
 
 def model_from_config(cfg):
     "Rebuild any superres model from its saved config (weights are loaded separately)."

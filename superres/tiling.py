@@ -2,7 +2,7 @@
 import torch
 from PIL import Image
 
-from .errors import UsageError
+from .errors import ModelError, UsageError, broken_outputs
 from .images import image_to_tensor, pil_bicubic, tensor_to_array
 from .models import takes_lr
 
@@ -43,12 +43,20 @@ def check_tiling(model, tile, overlap):
     if tile <= 2 * overlap: raise UsageError(f'`tile` ({tile}) must be larger than twice the `overlap` ({overlap})')
     return tile
 
-def _forward(model, x, tile):
-    "The model's output in fp32; a GPU running out of memory becomes advice instead of a CUDA traceback."
-    try: return model(x).float()
+def _forward(model, x, tile, scale=1):
+    """The model's output in fp32, checked, not assumed: the size its config promises (x`scale`) and finite values,
+    else a one-line ModelError for this image; a GPU running out of memory becomes advice instead of a traceback."""
+    try: y = model(x).float()
     except torch.cuda.OutOfMemoryError:
         raise UsageError(f'the GPU ran out of memory on tiles of {tile} pixels: pass a smaller `tile`, '
                          f'e.g. {max(64, tile // 2)}') from None
+    n, c, h, w = x.shape
+    if tuple(y.shape) != (n, c, h * scale, w * scale):
+        raise ModelError(f'the model gave a {"x".join(map(str, y.shape))} output for a {n}x{c}x{h}x{w} input, not the '
+                         f'x{scale} its config promises: it is not the model its file says; export or train it again')
+    if not torch.isfinite(y).all():
+        raise broken_outputs('model')
+    return y
 
 @torch.inference_mode()
 def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
@@ -56,14 +64,14 @@ def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
     c, h, w = img.shape
     s = model.config['scale'] if takes_lr(model) else 1
     tile, dev = check_tiling(model, tile, overlap), model_device(model)
-    if h <= tile and w <= tile: return _forward(model, img[None].to(dev), tile)[0].cpu()
+    if h <= tile and w <= tile: return _forward(model, img[None].to(dev), tile, s)[0].cpu()
     out, weight = torch.zeros(c, h*s, w*s, device=dev), torch.zeros(1, h*s, w*s, device=dev)
     boxes = [(y, x) for y in _starts(h, tile, tile - overlap) for x in _starts(w, tile, tile - overlap)]
     th, tw = min(tile, h), min(tile, w)
     bs = max(1, 4 * TILE**2 // (th * tw))  # tiles per forward pass: up to four of the CPU's size
     for i in range(0, len(boxes), bs):
         group = boxes[i:i+bs]
-        pred = _forward(model, torch.stack([img[:, y:y+th, x:x+tw] for y, x in group]).to(dev), tile)
+        pred = _forward(model, torch.stack([img[:, y:y+th, x:x+tw] for y, x in group]).to(dev), tile, s)
         for p, (y, x) in zip(pred, group):
             wy = _feather(th*s, min(overlap, th // 2)*s, y == 0, y + th >= h)
             wx = _feather(tw*s, min(overlap, tw // 2)*s, x == 0, x + tw >= w)

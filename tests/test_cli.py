@@ -63,7 +63,7 @@ def test_predict_missing_model_and_bad_image(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('args,message', [
-    (['upscale', 'x.png', '--scale', '0'], 'must be positive'),
+    (['upscale', 'x.png', '--scale', '0'], 'scale must be between 1/16 and 16'),
     (['upscale', 'x.png', '--tile', '32', '--overlap', '32'], 'must be larger than twice the --overlap'),
     (['upscale', 'x.png', '--model', 'no/such/run'], 'does not exist'),
     (['upscale', 'x.png', '--model', 'CLASSIFIER'], 'is a classifier, not a restoration model'),

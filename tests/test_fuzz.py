@@ -1,13 +1,15 @@
 """Random bad inputs (hypothesis, a fixed set of cases): generated and mutated image files through the CLI,
-`upscale_image` and the app's endpoint give a correct output or one clear line, never a traceback, a hang or a partial
-output. The generator and the checks live in `bench/fuzz.py`, whose longer runs are in BENCHMARKS.md."""
+`upscale_image` and the app's endpoint, then through every other command that reads images (restore, degrade,
+evaluate, fid, classify predict), and generated and mutated model files (.pth and ONNX) through upscale and export,
+give a correct output or one clear line, never a traceback, a hang or a partial output. The generator and the checks
+live in `bench/fuzz.py`, whose longer runs are in BENCHMARKS.md."""
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]/'bench'))
-from fuzz import run  # noqa: E402
+from fuzz import COMMANDS, run  # noqa: E402
 
 EXAMPLES = 300
 
@@ -27,3 +29,14 @@ def test_random_bad_image_files_through_the_app():
     counts = run(APP_EXAMPLES, app=True)
     assert counts['cases'] == APP_EXAMPLES and counts['app: upscaled'] + counts['app: refused'] == APP_EXAMPLES
     assert counts['app: upscaled'] >= counts['written'] and counts['app: refused'] >= APP_EXAMPLES // 10, counts
+
+OTHER_EXAMPLES = 160  # a case each: a fraction of upscale's 300 per command, the export of a valid model costs 5 s
+
+@pytest.mark.slow
+def test_random_bad_files_through_every_other_command():
+    others = [c for c in COMMANDS if c != 'upscale']
+    counts = run(OTHER_EXAMPLES, commands=others)  # a broken promise raises, shrunk
+    assert counts['cases'] == OTHER_EXAMPLES and counts['written'] + counts['refused'] == OTHER_EXAMPLES
+    assert all(counts[f'{c}: written'] + counts[f'{c}: refused'] for c in others), counts  # every command ran
+    assert counts['written'] >= OTHER_EXAMPLES // 10 and counts['refused'] >= OTHER_EXAMPLES // 10, counts
+    assert counts['mutation: pth config'] and counts['mutation: pth weights'], counts

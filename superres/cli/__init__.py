@@ -12,6 +12,7 @@ import re
 import sys
 import warnings
 
+from ..files import printable
 from .options import Parser
 from .restoring import (
     add_app_args,
@@ -92,7 +93,7 @@ def _user_message(e, p):
     msg = str(e).strip()
     if 'Original Traceback' in msg: msg = msg.splitlines()[-1].split(': ', 1)[-1]  # raised in a DataLoader worker
     flags = _flags(p)
-    return re.sub(r'`(\w+)`', lambda m: flags.get(m.group(1), m.group(0)), msg)
+    return printable(re.sub(r'`(\w+)`', lambda m: flags.get(m.group(1), m.group(0)), msg))
 
 def main(argv=None):
     "Run one command; user errors print one line and exit 2 (set SUPERRES_DEBUG=1 for the traceback)."

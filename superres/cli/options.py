@@ -4,11 +4,13 @@ options to a library function by name and refuses one it does not take.
 import argparse
 import inspect
 import json
+import math
 import sys
 
-__all__ = ['Parser', 'positive', 'probability', 'task_spec', 'task_help', 'META', 'call', 'emit_json', 'add_data',
-           'add_skip_bad', 'add_trust', 'add_precision', 'add_backend', 'add_json', 'add_tiling', 'add_image_io',
-           'add_model', 'add_strength', 'add_training', 'add_tta', 'task_model']
+__all__ = ['Parser', 'positive', 'probability', 'checked', 'scale_factor', 'amount', 'task_spec',
+           'task_help', 'META', 'call', 'emit_json', 'add_data', 'add_skip_bad', 'add_trust', 'add_precision',
+           'add_backend', 'add_json', 'add_tiling', 'add_image_io', 'add_model', 'add_strength', 'add_training',
+           'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -18,8 +20,8 @@ class Parser(argparse.ArgumentParser):
 def positive(kind, zero=False):
     def parse(s):
         v = kind(s)
-        if v < 0 or (v == 0 and not zero):
-            raise argparse.ArgumentTypeError(f'must be {"zero or more" if zero else "positive"}, got {s}')
+        if not math.isfinite(v) or v < 0 or (v == 0 and not zero):
+            raise argparse.ArgumentTypeError(f'must be {"zero or more" if zero else "positive"} and finite, got {s}')
         return v
     return parse
 
@@ -27,6 +29,24 @@ def probability(s):
     v = float(s)
     if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f'must be a probability between 0 and 1, got {s}')
     return v
+
+def checked(check, kind=float):
+    "An argument type from a library check: its one-line UsageError becomes the parser's, before any work starts."
+    def parse(s):
+        from ..errors import UsageError
+        try: return check(kind(s))
+        except UsageError as e: raise argparse.ArgumentTypeError(str(e).replace('`', '')) from None
+    return parse
+
+def scale_factor(kind=float):
+    "--scale of every command that takes one, checked by the library's one rule."
+    from ..inference import check_scale
+    return checked(check_scale, kind)
+
+def amount(s):
+    "restore's --amount (outpainting), checked by the library's rule."
+    from ..fills import check_amount
+    return checked(check_amount)(s)
 
 def task_spec(spec):
     "A task spec parsed once, here at the edge: the library gets the Degradation object."

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+from ..files import printable
 from .options import (
     add_backend,
     add_image_io,
@@ -11,8 +12,10 @@ from .options import (
     add_tiling,
     add_trust,
     add_tta,
+    amount,
     call,
     positive,
+    scale_factor,
     task_help,
     task_model,
     task_spec,
@@ -27,8 +30,8 @@ def _report(rows):
     failed = any(r.status == 'failed' for r in rows)
     if rank() != 0: return 1 if failed else None
     for src, dest, status, notes in rows:
-        if status == 'failed': print(f'{src}: FAILED: {notes[0]}', file=sys.stderr)
-        else: print(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else ''))
+        if status == 'failed': print(printable(f'{src}: FAILED: {notes[0]}'), file=sys.stderr)
+        else: print(printable(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else '')))
     count = {s: sum(r.status == s for r in rows) for s in ('written', 'skipped', 'failed')}
     print(f'{len(rows)} images: {count["written"]} written, {count["skipped"]} skipped (already written), '
           f'{count["failed"]} failed' + (' (listed above)' if count['failed'] else ''))
@@ -49,7 +52,7 @@ def add_upscale_args(p):
     add_image_io(p, 'upscaled')
     add_model(p, 'superres train (default: the shipped model for --scale)')
     add_strength(p)
-    p.add_argument('--scale', type=positive(float), help="output scale (default: the model's own; the shipped models: "
+    p.add_argument('--scale', type=scale_factor(), help="output scale (default: the model's own; the shipped models: "
                    'x2 and x4, other scales by the next larger one, resized down: x3 by the x4 model)')
     add_tta(p)
     add_tiling(p)
@@ -70,7 +73,7 @@ def add_restore_args(p):
                    'masks (as `superres degrade` writes); only a fill=gray model takes images with gray holes and '
                    'no mask')
     p.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
-    p.add_argument('--amount', type=positive(float), help='outpaint: how much to extend, as a fraction of the size '
+    p.add_argument('--amount', type=amount, help='outpaint: how much to extend, as a fraction of the size '
                    '(default 0.25)')
     add_tta(p)
     add_tiling(p)

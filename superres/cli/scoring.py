@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+from ..files import printable
 from .options import (
     add_backend,
     add_json,
@@ -13,6 +14,7 @@ from .options import (
     add_tta,
     emit_json,
     positive,
+    scale_factor,
     task_help,
     task_model,
     task_spec,
@@ -28,7 +30,8 @@ def add_evaluate_args(p):
                    'superres); other tasks degrade each image repeatably and score RGB PSNR/SSIM against the input and '
                    "the task's classic method. Tasks"))
     p.add_argument('--seed', type=int, default=0, help='other tasks: image i is degraded with seed + i (default 0)')
-    p.add_argument('--scale', type=positive(int), help="scale of the SR protocol (default: the model's own, else 2)")
+    p.add_argument('--scale', type=scale_factor(int),
+                   help="scale of the SR protocol (default: the model's own, else 2)")
     add_model(p, 'superres train (default: the shipped model of --scale for superres; none: the baselines alone)')
     add_strength(p)
     add_tta(p)
@@ -72,6 +75,8 @@ def cmd_evaluate(a):
                       classifier=clf, tile=a.tile, precision=a.precision, progress=bar)
     if a.json: emit_json(a.json, report)
     if a.json != '-': _print_report(report, a)
+    for f, why in report['skipped'].items(): print(printable(f'{f}: SKIPPED: {why}'), file=sys.stderr)
+    return 1 if report['skipped'] else None
 
 def _print_report(report, a):
     "The evaluation table: a row per method, FID/KID and colourfulness columns when measured."
@@ -81,7 +86,8 @@ def _print_report(report, a):
             if sr else f"{report['task']}, seed {report['seed']}; PSNR/SSIM on RGB")
     if a.per_image:
         for r in report['images']:
-            print(f"{r['image']:<24}" + ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
+            print(f"{printable(r['image']):<24}" +
+                  ''.join(f"{r[f'{n}_psnr']:>10.2f} dB {r[f'{n}_ssim']:.4f}" for n in names))
     y = '-Y' if sr else ''
     extra = (f'{"FID":>9}{"KID x1000":>11}' if dist else '') + (f'{"colourful":>11}' if colour else '')
     print(f'{"method":<10}{"PSNR" + y + " (dB)":>12}{"SSIM" + y:>9}{extra}   ({len(report["images"])} images from '

@@ -1,7 +1,9 @@
 """The commands that train and the data they read: `data`, `classify train|predict`, `train`."""
 import json
+import sys
 from pathlib import Path
 
+from ..files import printable
 from .options import (
     add_data,
     add_json,
@@ -89,15 +91,22 @@ def add_classify_predict_args(p):
     add_trust(p)
 
 def cmd_classify_predict(a):
+    "Top-k rows of each image; one that cannot be read fails alone, in one line, and the exit status says so."
+    from ..errors import DataError
     from ..hub import load_classifier
-    from ..inference import predict_topk
-    rows = predict_topk(load_classifier(a.model, a.trust_pickle), a.images, k=a.k)
-    if a.json: emit_json(a.json, {str(f): [dict(name=n, wnid=w, prob=p) for n, w, p in r]
-                                   for f, r in zip(a.images, rows)})
-    if a.json == '-': return
-    for f, r in zip(a.images, rows):
-        print(f)
-        for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
+    from ..inference import predict_topk, prepare_image
+    model, images, failed = load_classifier(a.model, a.trust_pickle), {}, []
+    for f in a.images:
+        try: images[f] = prepare_image(f)
+        except DataError as e: failed.append(str(e).replace(f'{f}: ', f'{f}: FAILED: ', 1))
+    rows = dict(zip(images, predict_topk(model, list(images.values()), k=a.k)))
+    if a.json: emit_json(a.json, {str(f): [dict(name=n, wnid=w, prob=p) for n, w, p in r] for f, r in rows.items()})
+    for line in failed: print(printable(line), file=sys.stderr)
+    if a.json != '-':
+        for f, r in rows.items():
+            print(printable(f))
+            for n, w, p in r: print(f'  {p:6.1%}  {n} ({w})')
+    return 1 if failed else None
 
 def add_train_args(p):
     from ..degradations import FILTERS
