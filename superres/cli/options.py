@@ -38,7 +38,7 @@ def task_spec(spec):
 def task_help(what):
     from ..degradations import TASKS
     return (f'{what}: {", ".join(TASKS)}; several joined by + (e.g. real+superres), parameters as '
-            'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see the README')
+            'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see docs/tasks.md')
 
 META = {'func', 'command', 'subcommand'}  # parser bookkeeping, not options
 
