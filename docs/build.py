@@ -1,5 +1,6 @@
 """Build the documentation site: the notebooks executed and rendered, API pages by nbdev's `show_doc`, the CLI
-reference from the argparse parser, README and BENCHMARKS; MkDocs (material theme) writes the HTML.
+reference from the argparse parser, README, the guide pages in docs/ and BENCHMARKS; MkDocs (material theme) writes
+the HTML.
 
     python docs/build.py                  # -> site/index.html (sources in build/docs); needs Tiny ImageNet
 """
@@ -30,14 +31,18 @@ from nbdev.showdoc import MarkdownRenderer, show_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
-PAGES = {'README.md': 'index.md', 'BENCHMARKS.md': 'benchmarks.md', 'superres/weights/README.md': 'weights.md'}
+# docs/ pages: the manual the README points at, by their titles in the navigation
+GUIDE = {'upscaling.md': 'Upscaling photos', 'training.md': 'Training with fastai',
+         'tasks.md': 'Other restoration tasks', 'app.md': 'The web app', 'development.md': 'Development'}
+PAGES = {'README.md': 'index.md', **{f'docs/{p}': p for p in GUIDE}, 'BENCHMARKS.md': 'benchmarks.md',
+         'superres/weights/README.md': 'weights.md'}
 LINK = re.compile(r'(\]\()([^)\s]+)(\))')
 
 def public_modules(package='superres'):
     "Every module of `package` that declares a public API (`__all__`), by name."
     pkg = importlib.import_module(package)
     found = [m.name for m in pkgutil.walk_packages(pkg.__path__, f'{package}.')]
-    names = [package] + [n for n in found if not n.endswith('__main__')]
+    names = [package] + [n for n in found if not n.endswith(('__main__', '.all'))]  # `all` re-exports the others
     mods = [importlib.import_module(n) for n in sorted(names)]
     return [m for m in mods if hasattr(m, '__all__')]
 
@@ -151,7 +156,8 @@ def mkdocs_config(src, site, notebooks, modules):
         'markdown_extensions': ['tables', 'attr_list', 'md_in_html', 'admonition', {'toc': {'permalink': True}},
                                 {'pymdownx.highlight': {'anchor_linenums': True}}, 'pymdownx.superfences'],
         'validation': {'links': {'not_found': 'warn', 'unrecognized_links': 'warn', 'anchors': 'warn'}},
-        'nav': [{'Home': 'index.md'}, {'Notebooks': [f'nbs/{p.stem}.md' for p in notebooks]},
+        'nav': [{'Home': 'index.md'}, {'Guide': [{title: page} for page, title in GUIDE.items()]},
+                {'Notebooks': [f'nbs/{p.stem}.md' for p in notebooks]},
                 {'Command line': 'cli.md'}, {'API': [{m.__name__: f'api/{m.__name__}.md'} for m in modules]},
                 {'Benchmarks': 'benchmarks.md'}, {'Shipped models': 'weights.md'}],
     }

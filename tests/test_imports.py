@@ -14,7 +14,7 @@ import superres
 
 TRAINING_SIDE = ['superres.learner', 'superres.recipes', 'superres.callbacks', 'superres.data', 'fastai.learner']
 
-@pytest.mark.parametrize('module', ['superres.inference', 'superres.app'])
+@pytest.mark.parametrize('module', ['superres.inference', 'superres.api', 'superres.app'])
 def test_running_a_model_loads_no_training_side(module):
     code = (f'import json, sys, {module}\n'
             f'print(json.dumps([{module!r} in sys.modules, sorted(m for m in {TRAINING_SIDE!r} if m in sys.modules)]))')
@@ -31,7 +31,7 @@ def test_the_check_sees_the_training_side_when_it_is_loaded():
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1]) == sorted(TRAINING_SIDE)
 
-# every module of the package (its __init__ holds only __version__; __main__ runs the CLI when imported)
+# every module of the package (its __init__ holds only __version__ and the lazy `upscale`; __main__ runs the CLI)
 MODULES = sorted(m.name.removeprefix('superres.') for m in pkgutil.walk_packages(superres.__path__, 'superres.')
                  if m.name != 'superres.__main__')
 

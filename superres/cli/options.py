@@ -58,7 +58,7 @@ def task_spec(spec):
 def task_help(what):
     from ..degradations import TASKS
     return (f'{what}: {", ".join(TASKS)}; several joined by + (e.g. real+superres), parameters as '
-            'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see the README')
+            'name:key=value,key=lo..hi,key=a|b (e.g. jpeg:quality=5..30); see docs/tasks.md')
 
 META = {'func', 'command', 'subcommand'}  # parser bookkeeping, not options
 
@@ -160,19 +160,8 @@ def add_training(p, bs, files, several=False):
 def task_model(model, task, trust_pickle=False, scale=None, strength=None, backend='auto', precision='auto'):
     """The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for,
     run by `--backend` (OpenVINO: compiled for `--precision`); a note where OpenVINO could not take it."""
-    from ..backends import with_backend
-    from ..errors import UsageError
-    from ..hub import is_default, load_restorer
-    from ..inference import model_degradation
+    from ..api import load_for_task
     from ..ranks import rank
-    if is_default(model) and task is not None and task.scale == 1:
-        raise UsageError(f'superres ships superres models only: train one with `superres train '
-                         f'--task {task.spec} --out RUN` and pass --model RUN')
-    loaded = load_restorer(model, trust_pickle, scale=scale, strength=strength)
-    trained = model_degradation(loaded)
-    if task is not None and task.name != trained.name and min(task.scale, trained.scale) == 1:  # upscalers all upscale
-        raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a model trained '
-                         f'with --task {task.name}')
-    loaded, notes = with_backend(loaded, backend, precision)
+    loaded, notes = load_for_task(model, task, trust_pickle, scale, strength, backend, precision)
     for note in notes if rank() == 0 else []: print(f'superres: note: {note}', file=sys.stderr)
     return loaded
