@@ -17,7 +17,7 @@ from PIL import Image
 from .backends import with_backend
 from .errors import UsageError
 from .fills import SIDES
-from .hub import SHIPPED_NAMED, load_restorer, shipped_scales
+from .hub import load_restorer, shipped_scales
 from .images import CORRUPT, read_error, read_image, save_like, split_alpha, with_alpha
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
@@ -63,18 +63,19 @@ def _run_by(backend, by_scale, source):
     run = {s: with_backend(m, backend) for s, m in by_scale.items()}
     return TaskModels({s: m for s, (m, _) in run.items()}, source, tuple(n for _, notes in run.values() for n in notes))
 
+def _scales(by_scale): return ', '.join(f'x{s}' for s in by_scale)
+
 def load_models(paths=None, trust_pickle=False, backend='auto'):
     """Task name -> TaskModels, from run folders or model files (none: the shipped superres models of every scale), run
     by `backend` (`superres.backends`)."""
     if not paths:
         by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
         arch = next(iter(by_scale.values())).config.get('arch')
-        scales = ', '.join(f'x{s}' for s in by_scale)
-        models = {'superres': _run_by(backend, by_scale, f'the shipped {arch} models, {scales}')}
-        if SHIPPED_NAMED['real'].is_file():
-            real = load_restorer('real')
-            models[REAL_PHOTO] = _run_by(backend, {real.config['scale']: real}, 'the shipped real-photo model (x4, '
-                                         'trained on noisy, blurred, JPEG-compressed inputs, then GAN-sharpened)')
+        models = {'superres': _run_by(backend, by_scale, f'the shipped {arch} models, {_scales(by_scale)}')}
+        if real := {s: load_restorer('real', scale=s) for s in shipped_scales('real')}:
+            models[REAL_PHOTO] = _run_by(backend, real, f'the shipped real-photo models, {_scales(real)} (trained on '
+                                         'photos blurred, noised and JPEG-compressed at their small size, then '
+                                         'GAN-sharpened)')
         return models
     found = {}
     for p in paths:

@@ -18,7 +18,7 @@ __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'wei
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
 SHIPPED_CLASSIFIER = WEIGHTS/'classifier.pth'
-SHIPPED_NAMED = {'real': WEIGHTS/'real_x4.pth'}  # `model` names of shipped models beside the default superres ones
+SHIPPED_NAMED = {'real': 4}  # `model` names of shipped families (files NAME_xS.pth) beside sr, their default scale
 
 def weights_digest(state):
     "SHA-256 of a state dict's names and tensor bytes, in order: a file that changed on disk no longer matches it."
@@ -109,14 +109,15 @@ def resolve_model(path):
         raise ModelError(f'model {path} does not exist; pass the `out` folder of a training run or a model file.')
     return path
 
-def shipped_scales():
-    "The scales of the superres models shipped in the package, smallest first."
-    return sorted(int(p.stem.removeprefix('sr_x')) for p in WEIGHTS.glob('sr_x*.pth'))
+def shipped_scales(family='sr'):
+    "The scales of the models of `family` (sr: the superres models; real) shipped in the package, smallest first."
+    return sorted(int(p.stem.removeprefix(f'{family}_x')) for p in WEIGHTS.glob(f'{family}_x*.pth'))
 
-def shipped_scale_for(scale=2):
+def shipped_scale_for(scale=2, family='sr'):
     "The shipped model for x`scale`: the smallest at least as large (its output resized down), else the largest."
-    scales = shipped_scales()
-    if not scales: raise ModelError(f'this installation has no shipped models in {WEIGHTS}; pass `model` (a run)')
+    scales = shipped_scales(family)
+    if not scales:
+        raise ModelError(f'this installation has no shipped {family} models in {WEIGHTS}; pass `model` (a run)')
     return next((s for s in scales if s >= scale - 1e-9), scales[-1])
 
 def bundled_model_file(scale=2):
@@ -131,12 +132,11 @@ def is_default(path):
     "Whether `path` asks for a shipped model: None, or `default` where no such file or folder exists."
     return path is None or (str(path) == 'default' and not Path(path).exists())
 
-def shipped_named(path):
-    "The shipped file that `path` names (`real`, where no such file or folder exists), else None."
+def shipped_named(path, scale=None):
+    """The shipped file that `path` names (`real`, where no such file or folder exists) for x`scale` (default: the
+    family's own), else None."""
     if str(path) not in SHIPPED_NAMED or Path(path).exists(): return None
-    f = SHIPPED_NAMED[str(path)]
-    if not f.is_file(): raise ModelError(f'this installation has no shipped {path} model ({f}); pass `model` (a run)')
-    return f
+    return WEIGHTS/f'{path}_x{shipped_scale_for(scale or SHIPPED_NAMED[str(path)], str(path))}.pth'
 
 def load_any(path, trust_pickle=False):
     "A superres model in eval mode: weights without pickle, ONNX (onnxruntime), or a pickled learner if `trust_pickle`."
@@ -171,10 +171,11 @@ def load_restorer(path=None, trust_pickle=False, device=None, scale=None, streng
                   folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
     "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
     if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
-    path = shipped_named(path) or path
+    path = shipped_named(path, scale) or path
     model = load_any(path, trust_pickle)
     if _kind(model) != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
+    if strength is None and hasattr(model, 'parent_weights'): strength = model.config.get('strength')  # its own
     if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
     if folded: fold(model)

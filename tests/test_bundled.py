@@ -14,7 +14,7 @@ from matplotlib import cbook
 from PIL import Image
 
 from superres.evaluate import evaluate, evaluate_sr
-from superres.hub import SHIPPED_NAMED, WEIGHTS, bundled_model_file, load_classifier, load_restorer, shipped_scales
+from superres.hub import WEIGHTS, bundled_model_file, load_classifier, load_restorer, shipped_scales
 from superres.inference import upscale_image
 from superres.precision import inference_precision, resolve_precision
 
@@ -98,7 +98,7 @@ def test_shipped_classifier_is_what_the_readme_says():
     assert len(files) == 1000 and top1 > 0.51, top1  # measured 53.5% on these 1000; 55.7% on all 10,000
 
 def test_shipped_real_model_holds_its_psnr_parent_and_upscales_x4():
-    f = SHIPPED_NAMED['real']
+    f = WEIGHTS/'real_x4.pth'
     saved = torch.load(f, weights_only=True)  # no pickle, and no critic: the generator and its PSNR parent only
     assert saved['config']['scale'] == 4 and saved['config']['task'].startswith('real')
     assert saved['parent_state_dict'].keys() == saved['state_dict'].keys() and f.stat().st_size < 3 * 2**20

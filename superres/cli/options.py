@@ -130,11 +130,12 @@ def add_tta(p):
 
 def add_model(p, what):
     p.add_argument('--model', help=f'run folder written by {what}, or its model.pth / model.onnx / export.pkl; '
-                   'real: the shipped x4 model for real photos (noisy, blurred, JPEG; GAN-sharpened)')
+                   'real: the shipped models for small real photos (blurred, noisy, JPEG), x4 or x2 by --scale')
 
 def add_strength(p):
     p.add_argument('--strength', type=probability, help='a GAN model (--model real) blended with the PSNR model it '
-                   'was fine-tuned from: 1 all GAN texture, 0 the PSNR model, smoother and more faithful (default 1)')
+                   'was fine-tuned from: 1 all GAN texture, 0 the PSNR model, smoother and more faithful (default: the '
+                   "model's own, chosen by measurement for the shipped ones: BENCHMARKS.md)")
 
 def add_training(p, bs, files, several=False):
     "What both training commands take: run folder, schedule, batch, precision, seed, resume."
