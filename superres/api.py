@@ -45,7 +45,7 @@ def _read(img):
 def upscale(img,  # an image file (str or Path) or a PIL image, of any size and mode
             scale=None,  # output scale; default: the model's own (the shipped default model: x2)
             model=None,  # None or `default`: the shipped model for `scale`; `real`: for real photos; or a run or file
-            strength=None,  # `real` only: 0..1 from its PSNR parent to the GAN model (default 1)
+            strength=None,  # `real` only: 0..1 from its PSNR parent to the GAN model (default: the model's own)
             tta=False,  # average the 8 flips and rotations of the input (self-ensemble): 8x the time
             tile=None,  # tile size in the pixels the model reads (default: 512 on a CPU, 2048 on a GPU)
             overlap=OVERLAP,  # pixels tiles share, blended
