@@ -302,22 +302,25 @@ def _random_factor(rng, probs, up, down):
 class RealPhoto(Degradation):
     """Real-ESRGAN's second-order degradation aimed at 1/`scale` of the size: blur, resize, noise and JPEG twice, the
     second resize relative to the low resolution, and the last resize, ringing (sinc) and JPEG at that resolution,
-    where a real small photo has its blocks. `up` upsamples the result back (None: keep it small, for LR models)."""
+    where a real small photo has its blocks. `up` upsamples the result back (None: keep it small, for LR models);
+    `blur` scales the blur kernels' widths (1: Real-ESRGAN's; 0: no blur, the photo's only softness its resizes)."""
     name = 'real'
     batchable = True
-    def __init__(self, scale=1, up='bicubic', p=0.8):
+    def __init__(self, scale=1, up='bicubic', p=0.8, blur=1.):
         if up is not None: _filter(up)
-        super().__init__(scale=scale, up=up, p=p)
+        if not 0 <= blur <= 4: raise UsageError(f'real: blur scales the blur widths, from 0 to 4, not {blur}')
+        super().__init__(scale=scale, up=up, p=p, blur=blur)
         self.noise1 = Noise(sigma=(1., 30.), peak=(30., 3000.), gray=0.4)
         self.noise2 = Noise(sigma=(1., 25.), peak=(40., 3000.), gray=0.4)
         self.jpeg = JpegCompress((30, 95))
     def apply(self, img, rng=random):
         w, h = img.size
         lw, lh = max(1, round(w / self.scale)), max(1, round(h / self.scale))
-        img = filter_image(img, random_blur_kernel(rng, (0.2, 3.)))  # first order, at the high resolution
+        if self.blur: img = filter_image(img, random_blur_kernel(rng, (0.2 * self.blur, 3. * self.blur)))  # 1st order
         f = _random_factor(rng, (0.2, 0.7, 0.1), (1., 1.5), (0.15, 1.))
         img = self.jpeg.apply(self.noise1.apply(_resize(img, (w * f, h * f), rng), rng), rng)
-        if rng.random() < self.p: img = filter_image(img, random_blur_kernel(rng, (0.2, 1.5)))  # second order
+        if self.blur and rng.random() < self.p:  # the second order
+            img = filter_image(img, random_blur_kernel(rng, (0.2 * self.blur, 1.5 * self.blur)))
         f = _random_factor(rng, (0.3, 0.4, 0.3), (1., 1.2), (0.3, 1.))
         img = self.noise2.apply(_resize(img, (lw * f, lh * f), rng), rng)
         def to_low(im):  # the final resize to the low resolution, with ringing most of the time
