@@ -81,6 +81,7 @@ def test_app_in_a_real_browser(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=['--no-sandbox'])
         page = browser.new_page(viewport={'width': 1280, 'height': 900})
+        page.set_default_timeout(120_000)  # Gradio's page builds itself in the browser: slow on a busy 2-core CI
         page.goto(url)
         page.locator('#upload input[type=file]').set_input_files(str(tmp_path/'photo.jpg'))
         page.locator('#run').click()
