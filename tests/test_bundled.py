@@ -1,5 +1,6 @@
 """The models shipped inside the package: load without pickle, upscale, beat bicubic on a real photo, and score the
 README's Set5 numbers."""
+import json
 import re
 import shutil
 import subprocess
@@ -86,7 +87,7 @@ def test_set5_headline_is_the_readmes_number(scale):
 
 @pytest.mark.real_data
 def test_shipped_classifier_is_what_the_readme_says():
-    from superres.hub import SHIPPED_CLASSIFIER, load_classifier
+    from superres.hub import SHIPPED_CLASSIFIER
     from superres.inference import predict_topk
     from superres.tinyimagenet import TinyImageNet, find_tiny_imagenet
     assert set(torch.load(SHIPPED_CLASSIFIER, weights_only=True)) == {'config', 'state_dict', 'sha256'}
@@ -106,14 +107,43 @@ def test_shipped_real_model_holds_its_psnr_parent_and_upscales_x4():
     gan, psnr = (np.asarray(upscale_image(load_restorer('real', strength=s), img)[0], dtype=float) for s in (1., 0.))
     assert gan.shape == (148, 212, 3) and np.abs(gan - psnr).mean() > 0.5  # the GAN fine-tune changed it
 
+# issue 30's rows: Set14 downscaled x4, then damaged at the low resolution, as a small real photo is
+LOW_RES_DAMAGE = {'jpeg': 'superres:scale=4+jpeg:quality=30',
+                  'noise': 'superres:scale=4+denoise:kind=gaussian,sigma=10,gray=0',
+                  'noise+jpeg': 'superres:scale=4+denoise:kind=gaussian,sigma=5,gray=0+jpeg:quality=40'}
+
 @pytest.mark.slow
 @pytest.mark.real_data
-def test_real_model_beats_bicubic_and_the_psnr_model_on_real_degraded_set14():
-    "Issue 22's bar, on Set14 degraded by the real chain: FID below bicubic's and the PSNR model's; PSNR above bicubic."
+@pytest.mark.parametrize('damage', list(LOW_RES_DAMAGE))
+def test_real_model_on_set14_damaged_at_the_low_resolution(damage):
+    "Against bicubic, at strength 0 and the default (measured: BENCHMARKS.md); the issue's +0.5 dB bar is not met yet."
     real_data()
-    clf, task = load_classifier(), 'real+superres:scale=4'
-    real = evaluate(sr_bench('Set14'), task, load_restorer('real'), scale=4, classifier=clf, progress=False)
-    psnr = evaluate(sr_bench('Set14'), task, load_restorer(scale=4), scale=4, classifier=clf, progress=False)
-    fid = lambda r, m: r['distances'][m]['fid']
-    assert fid(real, 'model') < min(fid(real, 'bicubic'), fid(psnr, 'model'))
-    assert real['mean']['model_psnr'] > real['mean']['bicubic_psnr']
+    gain = {}
+    for strength in (0., None):
+        r = evaluate(sr_bench('Set14'), LOW_RES_DAMAGE[damage], load_restorer('real', strength=strength), scale=4,
+                     seed=0, progress=False)
+        gain[strength] = (r['mean']['model_psnr'] - r['mean']['bicubic_psnr'],
+                          r['mean']['model_ssim'] - r['mean']['bicubic_ssim'])
+    # measured (dB, SSIM-Y) at strength 0 / the default 0.25: jpeg -0.07, +0.021 / -0.20, +0.020; noise -0.26, -0.004 /
+    # -0.37, -0.007; noise+jpeg -0.13, +0.019 / -0.25, +0.018 (the model before this one: down to -1.4 dB, -0.08)
+    floor = {'jpeg': (-0.15, 0.017), 'noise': (-0.35, -0.008), 'noise+jpeg': (-0.2, 0.015)}[damage]
+    assert gain[0.][0] > floor[0] and gain[0.][1] > floor[1], gain
+    assert gain[None][0] > floor[0] - 0.15 and gain[None][1] > floor[1] - 0.004, gain
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_real_photos_bench_rows_come_from_this_code(tmp_path):
+    "bench/real_photos.py's table rows, on two Set5 images: every method and recipe, finite scores and costs."
+    real_data()
+    bench = Path(__file__).parents[1]/'bench'/'real_photos.py'
+    r = subprocess.run([sys.executable, bench, 'scores', '--sets', sr_bench('Set5'), '--limit', '2', '--json',
+                        tmp_path/'rows.json'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((tmp_path/'rows.json').read_text())
+    assert {row['recipe'] for row in rows} == {'JPEG q30', 'noise sigma 10', 'noise sigma 5 + JPEG q40'}
+    methods = [row['method'] for row in rows[:len(rows) // 3]]
+    assert methods[:2] == ['bicubic', 'PSNR x4'] and 'real x4, strength 0' in methods and len(methods) >= 5
+    assert all(row['images'] == 2 and 10 < row['psnr'] < 50 and 0 < row['ssim'] <= 1 and row['fid'] >= 0
+               for row in rows)
+    assert all(row['ms_per_mp'] > 0 for row in rows if row['method'] != 'bicubic')
+    assert f"| {rows[0]['method']} | {rows[0]['psnr']:.2f} | {rows[0]['ssim']:.4f} |" in r.stdout

@@ -101,3 +101,15 @@ def test_damaged_model_files_are_refused_in_one_line(model_files, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('superres: error: ') and why in err[0], err
     assert 'not a usable superres' in err[0] and not (tmp_path/'out').exists()
+
+def test_shipped_real_models_are_looked_up_by_scale(tmp_path, monkeypatch):
+    from superres import hub
+    monkeypatch.setattr(hub, 'WEIGHTS', tmp_path)
+    with pytest.raises(ModelError, match='no shipped real models'): hub.shipped_named('real')
+    for s in (2, 4): (tmp_path/f'real_x{s}.pth').touch()
+    assert hub.shipped_scales('real') == [2, 4] and hub.shipped_scales() == []
+    assert [hub.shipped_named('real', s).name for s in (None, 2, 3, 4, 8)] == [
+        'real_x4.pth', 'real_x2.pth', 'real_x4.pth', 'real_x4.pth', 'real_x4.pth']  # x4 unless asked; larger, resized
+    (tmp_path/'real').mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert hub.shipped_named('real') is None  # a folder of that name is the user's run, not ours
