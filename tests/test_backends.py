@@ -42,6 +42,21 @@ def test_auto_runs_a_cpu_model_by_openvino():
     model, notes = with_backend(restorer('sr_resnet', n_blocks=1).eval())
     assert isinstance(model, OpenVinoModel) and notes == []
 
+@openvino
+def test_every_model_shares_the_one_openvino_core(monkeypatch):
+    "A new ov.Core() per model crashed the test process after ~150 tests (exit 139): one Core, however many models."
+    import openvino as ov
+    made = []
+    class CountedCore(ov.Core):
+        def __init__(self): super().__init__(); made.append(self)
+    monkeypatch.setattr(ov, 'Core', CountedCore)
+    backends._core.cache_clear()
+    try:
+        models = [with_backend(restorer('sr_resnet', n_blocks=n).eval())[0] for n in (1, 2, 1)]
+        for m in models: m(torch.rand(1, 3, 8, 8)); m.compiled_for('fp32')
+        assert all(isinstance(m, OpenVinoModel) for m in models) and len(made) == 1
+    finally: backends._core.cache_clear()  # the next test's Core is a plain one again
+
 MODELS = {'shipped x2': lambda: load_restorer(device='cpu', scale=2),
           'shipped x4': lambda: load_restorer(device='cpu', scale=4),
           'shipped real': lambda: load_restorer('real', device='cpu'),
