@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from .backends import with_backend
-from .errors import UsageError
+from .errors import SuperresError, UsageError
 from .fills import SIDES
 from .hub import load_restorer, shipped_scales
 from .images import CORRUPT, read_error, read_image, save_like, split_alpha, with_alpha
@@ -243,7 +243,7 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None, max_upload_mb=MAX_UPL
             result = restore_upload(models, path, task, scale, max_pixels, side=side, amount=amount, out_dir=out_dir,
                                     max_bytes=max_upload_mb * 2**20,
                                     progress=lambda done, total: progress(done / total, desc=f'tile {done}/{total}'))
-        except AppError as e: raise gr.Error(str(e)) from None
+        except SuperresError as e: raise gr.Error(str(e)) from None  # the one line the CLI prints for that file
         if out_dir is not None: make_room(out_dir, max_storage_mb * 2**20)
         return result
     def show_controls(task):

@@ -45,7 +45,8 @@ def check_tiling(model, tile, overlap):
 
 def _forward(model, x, tile, scale=1):
     """The model's output in fp32, checked, not assumed: the size its config promises (x`scale`) and finite values,
-    else a one-line ModelError for this image; a GPU running out of memory becomes advice instead of a traceback."""
+    else a one-line ModelError for this image (non-finite bf16/fp16 values are retried in fp32 first: CPU bf16 convs
+    gave NaN at random on 1-pixel-wide inputs, 1 run in 10); a GPU running out of memory becomes advice instead."""
     try: y = model(x).float()
     except torch.cuda.OutOfMemoryError:
         raise UsageError(f'the GPU ran out of memory on tiles of {tile} pixels: pass a smaller `tile`, '
@@ -54,7 +55,9 @@ def _forward(model, x, tile, scale=1):
     if tuple(y.shape) != (n, c, h * scale, w * scale):
         raise ModelError(f'the model gave a {"x".join(map(str, y.shape))} output for a {n}x{c}x{h}x{w} input, not the '
                          f'x{scale} its config promises: it is not the model its file says; export or train it again')
-    if not torch.isfinite(y).all():
+    if not torch.isfinite(y).all() and torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False): y = model(x.float()).float()  # a reduced-precision glitch?
+    if not torch.isfinite(y).all():  # in fp32 too: the weights
         raise broken_outputs('model')
     return y
 
