@@ -62,6 +62,7 @@ class OnnxModel:
         import onnxruntime as ort
         self.proto, self.config, refused = _checked_proto(path)  # the proto: what OpenVINO reads (superres.backends)
         opts = ort.SessionOptions()
+        opts.log_severity_level = 4  # ONNX Runtime's own error log: its failures are reported here, in one line
         if threads: opts.intra_op_num_threads = threads
         try: self.session = ort.InferenceSession(self.proto.SerializeToString(), opts,
                                                  providers=['CPUExecutionProvider'])

@@ -1,7 +1,5 @@
 """Model files: saving and loading weights without pickle, resolving run folders, the weights shipped in the package."""
 import hashlib
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -64,9 +62,8 @@ def _sized(config, state):
 def load_model(fname):
     "Rebuild a model saved by `save_model`, in eval mode; a file damaged or mixed up on disk is refused in words."
     try: saved = torch.load(fname, map_location='cpu', weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile,
-            pickle.UnpicklingError) as e:  # what torch.load raises on a truncated or garbled file
-        raise _corrupt(fname, f'not weights saved by superres: {_line(e)}') from e
+    except Exception as e:  # garbled bytes trip torch's unpickler anywhere (IndexError, struct.error, ...): the file's
+        raise _corrupt(fname, f'not weights saved by superres: {_line(e)}') from e  # fault, not ours
     if not isinstance(saved, dict) or not {'config', 'state_dict'} <= saved.keys():
         raise _corrupt(fname, 'it holds no config and state_dict')
     parent = saved.get('parent_state_dict')

@@ -257,8 +257,10 @@ def _two_images(folder):
     for k in range(2): noise(12, 10, seed=k).save(folder/f'img_{k}.png')
     return folder
 
-def test_an_empty_model_file_is_one_line(capsys, tmp_path):
-    (tmp_path/'model.pth').write_bytes(b'')
+@pytest.mark.parametrize('data', [b'', b'e"', b'\x80\x02]q\x00(', b'PK\x03\x04garbage'],
+                         ids=['empty', 'pop_mark', 'unclosed', 'zip_header'])  # b'e"': IndexError in torch's unpickler
+def test_a_garbled_model_file_is_one_line(capsys, tmp_path, data):
+    (tmp_path/'model.pth').write_bytes(data)
     rc, _, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model',
                      tmp_path/'model.pth')
     assert rc == 2 and 'not a usable superres model file' in one_line(err) and not (tmp_path/'out').exists()
