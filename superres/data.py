@@ -26,7 +26,7 @@ from .cache import decode_into, decoded_images
 from .degradations import BATCH_FILTERS, Downscale, parse_degradation
 from .errors import DataError, UsageError
 from .files import list_images
-from .images import image_stats, load_rgb
+from .images import image_size, image_stats, load_rgb
 from .tinyimagenet import TinyImageNet, find_bad_images, find_tiny_imagenet, is_tiny_imagenet, is_val
 
 __all__ = ['PIPELINES', 'PILImageRGB', 'classification_dblock', 'classification_dls', 'ImageArrays', 'background',
@@ -208,7 +208,7 @@ def _by_area(files, size):
     "Each photo listed once per `size`x`size` crop its area holds: an epoch samples photos by their pixels."
     items = []
     for f in files:
-        with Image.open(f) as im: w, h = im.size
+        w, h = image_size(f)
         items += [f] * max(1, (w * h) // (size * size))
     return items
 
