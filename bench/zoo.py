@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from superres.evaluate import evaluate_sr
-from superres.hub import bundled_model_file, load_restorer, shipped_scales
+from superres.hub import load_restorer, shipped_model_file, shipped_scales
 from superres.inference import SelfEnsemble, upscale_image
 from superres.precision import inference_precision
 
@@ -41,7 +41,7 @@ if __name__ == '__main__':
     p.add_argument('--no-tta', action='store_true')
     a = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    models = a.models or [str(bundled_model_file(s)) for s in shipped_scales()]
+    models = a.models or [str(shipped_model_file(s)) for s in shipped_scales()]
     names = [Path(s).name for s in a.sets]
     print('| model | scale | params | ' + ' | '.join(f'{n} PSNR-Y / SSIM-Y' for n in names) + ' | MP/s |')
     print('|---' * (4 + len(names)) + '|')

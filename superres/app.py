@@ -17,7 +17,7 @@ from PIL import Image
 from .backends import with_backend
 from .errors import DataError, SuperresError, UsageError
 from .fills import SIDES
-from .hub import load_restorer, shipped_scales
+from .hub import load_restorer, scale_for, shipped_scales
 from .images import CORRUPT, image_size, read_error, read_image, save_like, split_alpha, with_alpha
 from .inference import model_degradation, restore_image
 from .precision import inference_precision
@@ -45,10 +45,8 @@ class TaskModels(NamedTuple):
     source: str
     notes: tuple = ()
     def pick(self, scale=None):
-        "The model for x`scale`: that scale's, else the smallest larger one (resized down), else the largest."
-        scales = sorted(self.by_scale)
-        if scale is None: return self.by_scale[scales[0]]
-        return self.by_scale[next((s for s in scales if s >= scale - 1e-9), scales[-1])]
+        "The model for x`scale` (`hub.scale_for`); None: the smallest."
+        return self.by_scale[min(self.by_scale) if scale is None else scale_for(self.by_scale, scale)]
 
 def default_concurrency():
     "Upscales in flight: one per GPU; on CPUs two (one's decoding and encoding overlap the other's model pass) or more."

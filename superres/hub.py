@@ -10,8 +10,8 @@ from .models import check_config, fold, model_from_config, model_kind
 from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
-           'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'shipped_scale_for',
-           'bundled_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier', 'load_restorer']
+           'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'scale_for', 'shipped_scale_for',
+           'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier', 'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
@@ -110,14 +110,19 @@ def shipped_scales(family='sr'):
     "The scales of the models of `family` (sr: the superres models; real) shipped in the package, smallest first."
     return sorted(int(p.stem.removeprefix(f'{family}_x')) for p in WEIGHTS.glob(f'{family}_x*.pth'))
 
+def scale_for(scales, scale):
+    "Of models of `scales`, the one for x`scale`: the smallest at least as large (output resized), else the largest."
+    scales = sorted(scales)
+    return next((s for s in scales if s >= scale - 1e-9), scales[-1])
+
 def shipped_scale_for(scale=2, family='sr'):
-    "The shipped model for x`scale`: the smallest at least as large (its output resized down), else the largest."
+    "The scale of the shipped model for x`scale`, by `scale_for`."
     scales = shipped_scales(family)
     if not scales:
         raise ModelError(f'this installation has no shipped {family} models in {WEIGHTS}; pass `model` (a run)')
-    return next((s for s in scales if s >= scale - 1e-9), scales[-1])
+    return scale_for(scales, scale)
 
-def bundled_model_file(scale=2):
+def shipped_model_file(scale=2):
     "The x`scale` model shipped in the package: trained by superres's own recipe, stored without pickle."
     f = WEIGHTS/f'sr_x{scale}.pth'
     if not f.is_file():
@@ -167,7 +172,7 @@ def load_classifier(path=None, trust_pickle=False):
 def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None,
                   folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
     "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
-    if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
+    if is_default(path): path = shipped_model_file(shipped_scale_for(scale or 2))
     path = shipped_named(path, scale) or path
     model = load_any(path, trust_pickle)
     if _kind(model) != 'restorer':

@@ -21,7 +21,7 @@ from .callbacks import (
 )
 from .data import PIPELINES, classification_dls, decoded_dls, decoded_paired_dls, decoded_pairs_unsupported, paired_dls
 from .degradations import task_degradation
-from .distributed import data_parallel, is_main_process, main_process_first
+from .distributed import data_parallel, main_process_first
 from .errors import UsageError
 from .files import atomic_write_text
 from .gan import CRITIC_THRESH, GAN_WEIGHT, gan_learner, load_critic
@@ -29,6 +29,7 @@ from .hub import load_classifier, load_restorer
 from .learner import classifier_learner, export_learner, restoration_learner
 from .models import ARCHS, critic_min_size
 from .plots import plot_history, show_results_png
+from .ranks import is_main_process
 
 __all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer']
 
