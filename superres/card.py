@@ -57,7 +57,9 @@ def _min_size(config, kind, arch):
     "The smallest image side a model takes: a critic's blocks halve it; the restorers pad what they need."
     if kind != 'critic': return 1
     if arch not in CRITIC_ENDS: raise _refused('arch', arch, f'a critic ({", ".join(CRITIC_ENDS)})')
-    return CRITIC_ENDS[arch] * 2 ** (_whole(config, 'n_blocks') + 1)
+    n_blocks = _whole(config, 'n_blocks')
+    if n_blocks is None: raise _refused('n_blocks', n_blocks, 'the number of its blocks')
+    return CRITIC_ENDS[arch] * 2 ** (n_blocks + 1)
 
 def _strength(config):
     "The strength a GAN model runs at by default: a blend towards its parent (None: none, the model itself)."

@@ -227,7 +227,8 @@ def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
         encoder = encoder or classifier_config(None, **spec.presets[preset], drop=0., preact=False, n_out=1)
         cfg = dict(encoder=encoder, mean=encoder['mean'], std=encoder['std'],
                    input_range=encoder.get('input_range', (0., 1.)))
-    else: cfg = dict(spec.presets[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.), input='lr')
+    else: cfg = dict(spec.presets[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.))
+    if spec.takes_lr: cfg['input'] = 'lr'  # the arch's `takes_lr`, recorded for the card of every file it is saved in
     cfg = dict(kind='restorer', arch=arch, **cfg, scale=2, task='superres')
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg

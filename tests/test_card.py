@@ -7,10 +7,20 @@ import pytest
 import torch
 
 import superres
-from superres.card import ModelCard, update_config
+from superres.card import CRITIC_ENDS, ModelCard, update_config
 from superres.errors import ModelError, UsageError
 from superres.hub import SHIPPED_CLASSIFIER, WEIGHTS, load_any, load_model, load_restorer, save_model
-from superres.models import classifier, critic_config, critic_from_config, fold, restorer, restorer_from_config
+from superres.models import (
+    ARCHS,
+    CRITICS,
+    classifier,
+    critic_config,
+    critic_from_config,
+    fold,
+    restorer,
+    restorer_config,
+    restorer_from_config,
+)
 
 PACKAGE = Path(superres.__file__).parent
 # what reads the config dict: an item or .get of `.config`, or the attribute fetched by name
@@ -26,6 +36,11 @@ def test_the_reader_check_sees_every_way_of_reading():
     code = ("s = model.config['scale']\nt = m.card.config.get('task')\nc = getattr(model, 'config', {})\n"
             "x = model.card.scale\ncfg['scale']\nsave(model.card.config)")
     assert readers(code) == code.splitlines()[:3]
+
+def test_cards_agree_with_the_registries():
+    "Whether a net reads the low-resolution image is its arch's to say; the file records it; every critic has a size."
+    assert all(ModelCard.from_config(restorer_config(a)).takes_lr == ARCHS[a].takes_lr for a in ARCHS)
+    assert set(CRITIC_ENDS) == set(CRITICS)
 
 def _file(path, config, state, **more):
     "A model file as an older superres wrote it: `config` as given, weights, whatever else it held."
@@ -80,6 +95,7 @@ def test_critics_folded_models_and_parents_keep_their_facts(tmp_path):
     assert (loaded.card.kind, loaded.card.arch, loaded.card.min_size, loaded.card.scale) == ('critic', 'unet_critic',
                                                                                              16, 1)
     assert critic_from_config(critic_config('gan_critic')).card.min_size == 64  # 3 blocks, fastai's last 4x4 conv
+    with pytest.raises(UsageError, match='n_blocks'): ModelCard.from_config(_without(critic_config(), 'n_blocks'))
     rep = restorer('rep_resnet', n_blocks=1)
     assert not rep.card.folded and fold(rep).card.folded and rep.card.config['folded']
     assert load_model(save_model(rep, tmp_path/'rep.pth')).card.folded
