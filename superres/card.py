@@ -85,7 +85,7 @@ class ModelCard:
     parent: bool  # its file holds the PSNR parent weights that `strength` blends towards
     strength: float | None  # the strength it runs at by default, where it holds a parent (None: 1, itself)
     folded: bool  # re-parameterised convs saved as the plain convs they compute
-    config: dict = field(repr=False)  # the dict it was read from: what files store, and what builds the network
+    config: dict = field(repr=False)  # the dict read, as files store it; never edited (`update_config` makes anew)
 
     @classmethod
     def from_config(cls, config, parent=False):
