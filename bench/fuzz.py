@@ -135,14 +135,14 @@ def fuzz_models(folder):
     "Small untrained models and their files: the fuzz is about files, not about what a model learned."
     import torch
 
+    from superres.card import update_config
     from superres.degradations import parse_degradation
     from superres.hub import save_model
     from superres.models import classifier, restorer
     folder = Path(folder)
     torch.manual_seed(0)
     model = restorer().eval()
-    task = restorer().eval()
-    task.config['task'], task.config['scale'] = parse_degradation('jpeg').spec, 1
+    task = update_config(restorer().eval(), task=parse_degradation('jpeg').spec, scale=1)
     small = restorer('sr_resnet', nf=8, n_blocks=1).eval()
     save_model(small, folder/'small.pth')
     saved = torch.load(folder/'small.pth', weights_only=True)

@@ -24,7 +24,7 @@ SETS = [Path(__file__).parents[1]/'..'/'shared'/'data'/'sr-bench'/s for s in ('S
 def speed(model, size=256, reps=3):
     "Output megapixels per second of `upscale_image` on a random `size` square, default precision."
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8))
-    s = model.config['scale']
+    s = model.card.scale
     with inference_precision('auto'):
         upscale_image(model, img)
         best = min(_timed(lambda: upscale_image(model, img)) for _ in range(reps))
@@ -47,7 +47,7 @@ if __name__ == '__main__':
     print('|---' * (4 + len(names)) + '|')
     for m in models:
         model = load_restorer(m, device='cpu')
-        s, params = model.config['scale'], sum(p.numel() for p in model.parameters())
+        s, params = model.card.scale, sum(p.numel() for p in model.parameters())
         variants = [(m, model)] + ([] if a.no_tta else [(f'{m} --tta', SelfEnsemble(model))])
         for name, net in variants:
             cells = []

@@ -19,7 +19,7 @@ from .errors import DataError, SuperresError, UsageError
 from .fills import SIDES
 from .hub import load_restorer, scale_for, shipped_scales
 from .images import CORRUPT, image_size, read_error, read_image, save_like, split_alpha, with_alpha
-from .inference import model_degradation, restore_image
+from .inference import restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP, model_device
 
@@ -52,9 +52,7 @@ def default_concurrency():
     "Upscales in flight: one per GPU; on CPUs two (one's decoding and encoding overlap the other's model pass) or more."
     return torch.cuda.device_count() if torch.cuda.is_available() else max(2, (os.cpu_count() or 1) // 8)
 
-def _describe(model, source):
-    cfg = getattr(model, 'config', {})
-    return f'{source} ({cfg.get("arch", "model")}, x{cfg.get("scale", 1)})'
+def _describe(model, source): return f'{source} ({model.card.arch}, x{model.card.scale})'
 
 def _run_by(backend, by_scale, source):
     "TaskModels of `by_scale` run by `backend`, noting each model OpenVINO could not take."
@@ -68,7 +66,7 @@ def load_models(paths=None, trust_pickle=False, backend='auto'):
     by `backend` (`superres.backends`)."""
     if not paths:
         by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
-        arch = next(iter(by_scale.values())).config.get('arch')
+        arch = next(iter(by_scale.values())).card.arch
         models = {'superres': _run_by(backend, by_scale, f'the shipped {arch} models, {_scales(by_scale)}')}
         if real := {s: load_restorer('real', scale=s) for s in shipped_scales('real')}:
             models[REAL_PHOTO] = _run_by(backend, real, f'the shipped real-photo models, {_scales(real)} (trained on '
@@ -78,7 +76,7 @@ def load_models(paths=None, trust_pickle=False, backend='auto'):
     found = {}
     for p in paths:
         m = load_restorer(p, trust_pickle)
-        found.setdefault(model_degradation(m).name, []).append((m.config.get('scale', 1), m, _describe(m, p)))
+        found.setdefault(m.card.task.name, []).append((m.card.scale, m, _describe(m, p)))
     return {task: _run_by(backend, {s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms))
             for task, ms in found.items()}
 
@@ -123,14 +121,14 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
     img, info, notes = open_upload(path, max_pixels, max_bytes)
     model = models[task].pick(float(scale) if scale else None)
-    sr = model.config.get('scale', 1) > 1
+    sr = model.card.upscales
     # entered here: autocast is per thread, and the app serves each request in its own
     with inference_precision(precision, model_device(model)):
         out, more = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
                                   progress=progress, **({} if sr else inputs))
     base, alpha = split_alpha(img)
     base = _preview(base)
-    if not sr and out.size != img.size: before = model_degradation(model).prepare(base.convert('RGB'), **inputs)
+    if not sr and out.size != img.size: before = model.card.task.prepare(base.convert('RGB'), **inputs)
     else: before = with_alpha(base.resize(out.size, Image.BICUBIC),
                               None if alpha is None else alpha.resize(out.size, Image.BICUBIC))
     if out_dir is not None: _sweep(out_dir)
@@ -205,7 +203,7 @@ def ram_folder():
 def _controls(models, task):
     "Which controls the chosen task uses: the scale for superres models, the side and amount for outpainting."
     model = models[task].pick()
-    return model.config.get('scale', 1) > 1, model_degradation(model).name == 'outpaint'
+    return model.card.upscales, model.card.task.name == 'outpaint'
 
 def _stored_file(component):
     "An image input's preprocessing: the uploaded file's path, undecoded (a data: URI stored first), from its folder."

@@ -1,17 +1,20 @@
 """Model files: saving and loading weights without pickle, resolving run folders, the weights shipped in the package."""
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from .card import ModelCard, attach_card
 from .errors import ModelError, UsageError
 from .files import atomic_path
-from .models import check_config, fold, model_from_config, model_kind
+from .models import check_config, fold, model_from_config
 from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
-           'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'scale_for', 'shipped_scale_for',
-           'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier', 'load_restorer']
+           'set_parent_weights', 'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'scale_for',
+           'shipped_scale_for', 'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier',
+           'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
@@ -36,11 +39,16 @@ def _file_digest(state, parent=None):
 def save_model(model, fname, dtype=None):
     "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
     state, parent = _cast(model.state_dict(), dtype), getattr(model, 'parent_weights', None)
-    saved = {'config': model.config, 'state_dict': state}
+    saved = {'config': model.card.config, 'state_dict': state}
     if parent is not None: saved['parent_state_dict'] = _cast(parent, dtype)  # a GAN model's PSNR parent: `strength`
     digest = _file_digest(state, saved.get('parent_state_dict'))
     with atomic_path(fname) as tmp: torch.save({**saved, 'sha256': digest}, tmp)
     return Path(fname)
+
+def set_parent_weights(model, state):
+    "Give `model` the PSNR parent its `strength` blends towards (saved in its file beside its own weights), carded."
+    model.parent_weights = state
+    return attach_card(model, replace(model.card, parent=True))
 
 def _line(e, n=0):
     "Line `n` of an exception's message (else its last), at most 160 characters; its type where it has none."
@@ -79,7 +87,7 @@ def load_model(fname):
     try: model.load_state_dict(saved['state_dict'])
     except RuntimeError as e:
         raise _corrupt(fname, f'its weights do not fit the architecture its config names: {_line(e, 1)}') from e
-    if parent is not None: model.parent_weights = _cast(parent, torch.float32)
+    if parent is not None: set_parent_weights(model, _cast(parent, torch.float32))
     return model.eval()
 
 def blend_with_parent(model, strength):
@@ -151,10 +159,13 @@ def load_any(path, trust_pickle=False):
             raise UsageError(f'{path} is a pickled learner: loading it runs any code it holds. Load the model.pth '
                              'beside it (weights only), or pass `trust_pickle` if you made this file yourself')
         from fastai.learner import load_learner  # a pickled learner needs fastai's training side, by its nature
-        return load_learner(path).model.eval()
+        return _carded(load_learner(path).model.eval())
     return load_model(path)
 
-def _kind(model): return model_kind(getattr(model, 'config', {}))
+def _carded(model):
+    "A pickled learner's model with its card: one pickled before models had cards gets it from its saved config."
+    if hasattr(model, 'card'): return model
+    return attach_card(model, ModelCard.from_config(model.config, parent=hasattr(model, 'parent_weights')))
 
 def load_classifier(path=None, trust_pickle=False):
     "A classifier in eval mode from a run folder, weights file or exported learner; None or `default`: the shipped one."
@@ -164,7 +175,7 @@ def load_classifier(path=None, trust_pickle=False):
                              '(a run folder of `superres classify train`)')
         path = SHIPPED_CLASSIFIER
     model = load_any(path, trust_pickle)
-    if _kind(model) != 'classifier':
+    if model.card.kind != 'classifier':
         raise ModelError(f'{path} is a restoration model, not a classifier; pass the `out` folder of a classifier run '
                          '(`superres classify train`).')
     return model
@@ -175,9 +186,9 @@ def load_restorer(path=None, trust_pickle=False, device=None, scale=None, streng
     if is_default(path): path = shipped_model_file(shipped_scale_for(scale or 2))
     path = shipped_named(path, scale) or path
     model = load_any(path, trust_pickle)
-    if _kind(model) != 'restorer':
+    if model.card.kind != 'restorer':
         raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
-    if strength is None and hasattr(model, 'parent_weights'): strength = model.config.get('strength')  # its own
+    if strength is None and model.card.parent: strength = model.card.strength  # its own
     if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
     if folded: fold(model)

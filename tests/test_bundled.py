@@ -41,7 +41,7 @@ def test_each_shipped_model_upscales_any_size(scale):
     model = load_restorer(scale=scale)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8))
     out, notes = upscale_image(model, img)
-    assert model.config['scale'] == scale and out.size == (53 * scale, 37 * scale) and notes == []
+    assert model.card.scale == scale and out.size == (53 * scale, 37 * scale) and notes == []
     out, notes = upscale_image(model, img, scale=scale * 2)
     assert out.size == (53 * scale * 2, 37 * scale * 2) and '2 pass' in notes[0]
 
@@ -92,7 +92,7 @@ def test_shipped_classifier_is_what_the_readme_says():
     from superres.tinyimagenet import TinyImageNet, find_tiny_imagenet
     assert set(torch.load(SHIPPED_CLASSIFIER, weights_only=True)) == {'config', 'state_dict', 'sha256'}
     model = load_classifier()  # no path: the shipped one
-    assert len(model.config['vocab']) == 200
+    assert len(model.card.vocab) == 200
     data = TinyImageNet(find_tiny_imagenet(real_data()), val_per_class=5)
     files = data.val_files()
     top1 = sum(r[0][1] == data.label(f) for r, f in zip(predict_topk(model, files, k=1), files)) / len(files)
