@@ -7,7 +7,7 @@ from PIL import Image
 from .errors import UsageError
 
 __all__ = ['GRAY', 'FILLS', 'smooth_fill', 'fill_holes', 'diffusion_fill', 'inpaint_baselines', 'SIDES', 'check_amount',
-           'side_box', 'extend_canvas']
+           'side_pixels', 'edge_box', 'side_box', 'extend_canvas']
 
 GRAY = (127, 127, 127)  # a hole's colour with fill=gray (the model learns to recognise it)
 
@@ -68,17 +68,24 @@ def check_amount(amount):
                                              f'(e.g. 0.25), not {amount:g}')
     return amount
 
-def side_box(size, side, amount):
+def side_pixels(size, side, amount):
+    "The columns (left, right) or rows (top, bottom) that `amount` of an image of `size` makes on `side`: at least one."
+    return max(1, round(amount * size[0 if side in ('left', 'right') else 1]))
+
+def edge_box(size, side, pixels):
+    "The box of the `pixels` columns or rows at `side` of an image of `size`."
     w, h = size
-    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
-    return {'left': (0, 0, n, h), 'right': (w - n, 0, w, h), 'top': (0, 0, w, n), 'bottom': (0, h - n, w, h)}[side]
+    return {'left': (0, 0, pixels, h), 'right': (w - pixels, 0, w, h), 'top': (0, 0, w, pixels),
+            'bottom': (0, h - pixels, w, h)}[side]
+
+def side_box(size, side, amount): return edge_box(size, side, side_pixels(size, side, amount))
 
 def extend_canvas(img, side='right', amount=0.25, colour=GRAY):
     "`img` on a canvas larger by `amount` of its size on `side`, and the mask of the added strip."
     if side not in SIDES: raise UsageError(f'side {side!r}: choose from {", ".join(SIDES)}')
     check_amount(amount)
     w, h = img.size
-    n = max(1, round(amount * (w if side in ('left', 'right') else h)))
+    n = side_pixels(img.size, side, amount)
     ox, oy = n if side == 'left' else 0, n if side == 'top' else 0
     big = Image.new(img.mode, (w + n, h) if side in ('left', 'right') else (w, h + n), colour)
     big.paste(img, (ox, oy))

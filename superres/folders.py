@@ -14,7 +14,7 @@ from .errors import SuperresError, UsageError
 from .files import atomic_write_text, list_images, output_folder, partial_files, printable
 from .hub import weights_digest
 from .images import CORRUPT, open_image, read_error, read_image, save_like, split_alpha
-from .inference import restore_image
+from .inference import check_task_inputs, restore_image
 from .ranks import barrier, gather, process_group, rank, share
 from .tiling import OVERLAP, check_tiling
 
@@ -143,7 +143,8 @@ def _fingerprint(model, **options):
 
 def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=None, overlap=OVERLAP, **kwargs):
     "Restore images and folders by the model's task (upscale, ...) into `out_dir`; `mask`: a mask file or folder."
-    tile = check_tiling(model, tile, overlap)  # refused before any file is read
+    tile = check_tiling(model, tile, overlap)  # refused before any file is read, as are inputs the task does not take
+    check_task_inputs(model, **kwargs)
     def restore(img, i, src, progress):
         masked = {} if mask is None else {'mask': _mask_for(mask, src)}
         out, notes = restore_image(model, img, tile=tile, overlap=overlap, progress=progress, **kwargs, **masked)

@@ -1,10 +1,11 @@
 """Running trained models on users' own images: top-k classes, upscaling, and restoring by a model's task."""
+import itertools
+
 import torch
 from PIL import Image, ImageOps
 
 from .card import attach_card
 from .errors import ModelError, UsageError, broken_outputs
-from .fills import extend_canvas
 from .images import (
     image_peak,
     image_to_tensor,
@@ -15,10 +16,11 @@ from .images import (
     tensor_to_image,
     with_alpha,
 )
+from .panorama import paint_panorama, panorama_layout
 from .tiling import OVERLAP, image_rows, restore, restore_in_strips
 
 __all__ = ['MAX_SCALE', 'check_scale', 'SelfEnsemble', 'prepare_image', 'predict_topk', 'upscale_image',
-           'restore_image']
+           'check_task_inputs', 'outpaint_image', 'restore_image']
 
 class SelfEnsemble(torch.nn.Module):
     "A restoration model run on the eight flips and rotations of its input, outputs turned back and averaged (8x cost)."
@@ -95,22 +97,52 @@ def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=N
     if alpha is not None: alpha = alpha.resize(target, Image.BICUBIC)
     return with_alpha(out, alpha), notes
 
-def restore_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None, **inputs):
-    "Restore a PIL image by the model's task: upscale, or make it that task's input (`mask`, `side`, `amount`) and run."
+def check_task_inputs(model, scale=None, **inputs):
+    "Refuse, before any image is read, what the model's task does not take (`passes`: outpainting models only)."
     if model.card.upscales:
         if inputs: raise UsageError(f'{", ".join(f"`{k}`" for k in inputs)}: not used by a superres model')
-        return upscale_image(model, img, scale, tile, overlap, progress)
+        return
     deg = model.card.task
     if scale not in (None, 1):
         raise UsageError(f'this model restores {deg.name} at the same size: `scale` is for superres models')
+    if 'passes' in inputs and deg.name != 'outpaint':
+        raise UsageError(f'`passes` repeats outpainting: pass a `model` trained with `task` outpaint (this one was '
+                         f'trained for {deg.spec})')
+
+def outpaint_image(model, img, side='right', amount=0.25, passes=1, tile=None, overlap=OVERLAP, progress=None):
+    """An RGB image outpainted by `model` `passes` times on `side` (`both`: left and right), each pass from the
+    model's previous strip, as it was trained: a panorama; the photo's own pixels are kept exactly."""
+    deg, count = model.card.task, itertools.count()
+    steps = len(panorama_layout(img.size, side, amount, passes).seams)
+    def paint(window, s):
+        k = next(count)
+        step = None if progress is None else (lambda done, total: progress(k * total + done, steps * total))
+        prepared = deg.prepare(window, side=s, amount=amount)
+        return restore_in_strips(model, image_rows(prepared), prepared.size, prepared.size, 'RGB', tile, overlap, step)
+    return paint_panorama(img, paint, side, amount, passes)
+
+def restore_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None, **inputs):
+    """Restore a PIL image by the model's task: upscale, outpaint (`side`, `amount`, `passes`), or make it that
+    task's input (`mask`) and run."""
+    check_task_inputs(model, scale, **inputs)
+    if model.card.upscales: return upscale_image(model, img, scale, tile, overlap, progress)
+    deg = model.card.task
     img, alpha = split_alpha(ImageOps.exif_transpose(img))
     mode = 'RGB' if deg.name == 'colorize' else output_mode(img)
     peak = image_peak(img)
     rgb = img.convert('RGB') if peak == 255 else tensor_to_image(image_to_tensor(img)[0], 'RGB', peak)
-    prepared = deg.prepare(rgb, **inputs)
-    out = restore_in_strips(model, image_rows(prepared), prepared.size, prepared.size, mode, tile, overlap, progress,
-                            peak=peak)
-    if alpha is not None and prepared.size != img.size:  # outpainted: the new strip is opaque
-        alpha = extend_canvas(alpha, inputs.get('side', 'right'), inputs.get('amount', 0.25), 255)[0]
+    canvas = {k: v for k, v in inputs.items() if k in ('side', 'amount', 'passes')}  # an outpainted one's layout
+    if deg.name == 'outpaint':
+        out = outpaint_image(model, rgb, tile=tile, overlap=overlap, progress=progress, **canvas)
+        if mode != 'RGB': out = tensor_to_image(image_to_tensor(out)[0], mode, peak)
+    else:
+        prepared = deg.prepare(rgb, **inputs)
+        out = restore_in_strips(model, image_rows(prepared), prepared.size, prepared.size, mode, tile, overlap,
+                                progress, peak=peak)
+    if alpha is not None and out.size != img.size:  # outpainted: the new strips are opaque
+        layout = panorama_layout(img.size, **canvas)
+        opaque = Image.new('L', layout.size, 255)
+        opaque.paste(alpha, layout.origin)
+        alpha = opaque
     notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
     return with_alpha(out, alpha), notes

@@ -1,9 +1,9 @@
-"""Image quality metrics: PSNR and SSIM (training and the SR benchmark protocol), colourfulness."""
+"""Image quality metrics: PSNR and SSIM (training and the SR benchmark protocol), colourfulness, seam visibility."""
 import torch
 
 from .errors import UsageError
 
-__all__ = ['psnr', 'ssim', 'colorfulness', 'rgb_to_y', 'psnr_y', 'ssim_y']
+__all__ = ['psnr', 'ssim', 'colorfulness', 'rgb_to_y', 'psnr_y', 'ssim_y', 'seam_visibility']
 
 def _images(x): return x.as_subclass(torch.Tensor).float().clamp(0, 1)
 
@@ -73,3 +73,17 @@ def ssim_y(pred, targ, shave=0):
     "SSIM on the Y channel (0-255 range) with `shave` border pixels removed."
     _same_shape(pred, targ)
     return float(_ssim(_y(pred, shave), _y(targ, shave), 255.).mean())
+
+def seam_visibility(x, seams, dim=-1, band=8):
+    """How much each seam of a [0,1] CHW image stands out: the gradient energy across it (mean squared step from the
+    pixel line before `seam` to it, along `dim`) against the image's own within `band` lines either side; about 1
+    where the seam is no stronger than the image around it, well above 1 where it shows (a constant-fill step)."""
+    x = _images(x)
+    steps = x.diff(dim=dim).pow(2).transpose(dim, -1).flatten(0, -2).mean(0)  # steps[i]: line i to line i + 1
+    floor = (0.5 / 255) ** 2  # half a level of 8-bit: flat on both sides is no seam
+    out = []
+    for s in seams:
+        if not 1 <= s <= len(steps): raise UsageError(f'a seam at {s} is outside the image (1 to {len(steps)})')
+        around = torch.cat([steps[max(0, s - 1 - band):s - 1], steps[s:s + band]])
+        out.append(float((steps[s - 1] + floor) / (around.mean() + floor)))
+    return out

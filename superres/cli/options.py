@@ -36,6 +36,7 @@ def checked(check, kind=float):
         from ..errors import UsageError
         try: return check(kind(s))
         except UsageError as e: raise argparse.ArgumentTypeError(str(e).replace('`', '')) from None
+    parse.__name__ = kind.__name__  # argparse names it in its own error: "invalid int value: '2.5'"
     return parse
 
 def scale_factor(kind=float):

@@ -14,6 +14,7 @@ from .options import (
     add_tta,
     amount,
     call,
+    checked,
     positive,
     scale_factor,
     task_help,
@@ -63,7 +64,7 @@ def add_upscale_args(p):
 def cmd_upscale(a): return _restore_files(a, task_spec('superres'), scale=a.scale)
 
 def add_restore_args(p):
-    from ..fills import SIDES
+    from ..panorama import MAX_PASSES, PANORAMA_SIDES, check_passes
     add_image_io(p, 'restored')
     expected = 'the task expected of --model (checked; default: whatever the model was trained for)'
     p.add_argument('--task', type=task_spec, help=task_help(expected))
@@ -72,9 +73,13 @@ def add_restore_args(p):
     p.add_argument('--mask', help='inpaint: mask image (white = missing) for all inputs, or a folder of same-named PNG '
                    'masks (as `superres degrade` writes); only a fill=gray model takes images with gray holes and '
                    'no mask')
-    p.add_argument('--side', choices=SIDES, help='outpaint: the side to extend (default right)')
-    p.add_argument('--amount', type=amount, help='outpaint: how much to extend, as a fraction of the size '
-                   '(default 0.25)')
+    p.add_argument('--side', choices=PANORAMA_SIDES, help='outpaint: the side to extend, or both (left and right) '
+                   '(default right)')
+    p.add_argument('--amount', type=amount, help='outpaint: how much to extend, as a fraction of the size, each pass '
+                   'and side (default 0.25)')
+    p.add_argument('--passes', type=checked(check_passes, int), help='outpaint: passes, each painting from the '
+                   f"model's previous strip, as a panorama (1 to {MAX_PASSES}; default 1): each pass adds AMOUNT of "
+                   "the photo's size on each side extended; the photo's own pixels are kept")
     add_tta(p)
     add_tiling(p)
     add_precision(p)
@@ -82,7 +87,7 @@ def add_restore_args(p):
     add_trust(p)
 
 def cmd_restore(a):
-    inputs = {k: v for k, v in dict(side=a.side, amount=a.amount).items() if v is not None}
+    inputs = {k: v for k, v in dict(side=a.side, amount=a.amount, passes=a.passes).items() if v is not None}
     return _restore_files(a, a.task, mask=a.mask, **inputs)
 
 def add_degrade_args(p):
