@@ -6,7 +6,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  #
 
 # every module of the library (the `superres` command's parser aside), in the README Layout's order
 MODULES = [importlib.import_module(f'superres.{name}') for name in (
-    'errors registry files ranks images tinyimagenet cache fills degradations precision layers models export hub '
+    'errors registry files ranks images tinyimagenet cache boxes fills degradations precision layers models export hub '
     'tiling backends inference folders api metrics fid evaluate augment data losses distributed callbacks plots '
     'learner gan recipes app').split()]
 __all__ = [name for m in MODULES for name in m.__all__]

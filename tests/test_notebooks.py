@@ -9,7 +9,8 @@ import pytest
 NBS = sorted((Path(__file__).parents[1]/'nbs').glob('*.ipynb'))
 
 def test_the_documented_notebooks_are_all_there():
-    assert [p.stem for p in NBS] == ['00_index', '01_data', '02_classifier', '03_superres', '04_evaluation', '05_tasks']
+    assert [p.stem for p in NBS] == ['00_index', '01_data', '02_classifier', '03_superres', '04_evaluation', '05_tasks',
+                                      '06_segmentation']
 
 @pytest.mark.parametrize('path', NBS, ids=lambda p: p.stem)
 def test_notebook_is_clean_and_checks_itself(path):
