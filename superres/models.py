@@ -275,7 +275,8 @@ def _segmenting_tiny_unet(cfg, clf):
     return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], act=_act(cfg), n_out=len(cfg['codes']),
                     residual=False)
 def _segmenting_dynamic_unet(cfg, clf):
-    return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=len(cfg['codes']), img_size=(cfg['size'],)*2)
+    body = nn.Sequential(clf.stem, *clf.stages)  # shapes probed at 64x64: it runs at any size, a file's `size` included
+    return _encoder_unet()(body, n_out=len(cfg['codes']), img_size=(64, 64))
 
 SEGMENTERS = Registry('segmentation arch', {'dynamic_unet': _segmenting_dynamic_unet,  # fastai's, on the encoder
                                             'tiny_unet': _segmenting_tiny_unet})  # the lesson's, light decoder
