@@ -59,7 +59,7 @@ if __name__ == '__main__':
             for precision in a.precisions:
                 runs = {'torch': model, 'openvino': compiled}
                 seconds = best_of(a.reps, {k: lambda m=m: upscale(m, img, precision) for k, m in runs.items()})
-                mp = (size * model.config['scale']) ** 2 / 1e6
+                mp = (size * model.card.scale) ** 2 / 1e6
                 diff = np.abs(np.subtract(*(np.asarray(upscale(m, img, precision), dtype=int) for m in runs.values())))
                 print(f"| {name} | {size}x{size} | {precision} | {mp / seconds['torch']:.3f} | "
                       f"{mp / seconds['openvino']:.3f} | **{seconds['torch'] / seconds['openvino']:.2f}x** | "

@@ -39,7 +39,8 @@ MODES = ['1', 'L', 'P', 'RGB', 'RGBA', 'CMYK', 'YCbCr', 'LAB', 'HSV', 'I', 'I;16
 FORMATS = ['PNG', 'JPEG', 'TIFF', 'WEBP', 'GIF', 'BMP', 'ICO', 'PPM', 'TGA']
 EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.webp', '.gif', '.bmp', '.PNG', '.JPG', '', '.txt', '.png.exe', '.ico']
 BOMBS = [(100_000, 100_000), (20_000, 10_000), (10_000, 10_000), (65_535, 1), (1, 65_535), (0, 5)]
-TIME_LIMIT = 30  # seconds per case: slower is a hang
+TIME_LIMIT = 30  # CPU seconds per case: more is a hang (CPU time, so a busy machine does not fake one)
+WALL_LIMIT = 600  # seconds of wall-clock time per case: a case blocked without using CPU
 
 def _encode(img, fmt):
     "`img` in `fmt`, or as TIFF (which takes nearly every mode) when `fmt` cannot store its mode."
@@ -94,14 +95,24 @@ def image_files(draw):
 class Hang(Exception): pass
 
 @contextlib.contextmanager
-def time_limit(seconds=TIME_LIMIT):
-    def alarm(*_): raise Hang(f'no answer in {seconds} s')
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+def time_limit(seconds=TIME_LIMIT, wall=WALL_LIMIT):
+    "Raise Hang in the block past `seconds` of this process's CPU time or `wall` seconds of waiting."
+    def alarm(signum, _): raise Hang(f'no answer in {seconds} CPU s' if signum == signal.SIGPROF else
+                                     f'no answer in {wall} s')
+    old = {sig: signal.signal(sig, alarm) for sig in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall)
     try: yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        for timer in (signal.ITIMER_PROF, signal.ITIMER_REAL): signal.setitimer(timer, 0)
+        for sig, handler in old.items(): signal.signal(sig, handler)
+
+def _is_hang(e):
+    "Whether `e` is a Hang or was raised because of one (torch's exporter wraps what interrupts it)."
+    for _ in range(100):  # a chain, bounded: chains can loop
+        if e is None or isinstance(e, Hang): return e is not None
+        e = e.__cause__ or e.__context__
+    return False
 
 def _upright_size(path):
     with Image.open(path) as im: return ImageOps.exif_transpose(im).size
@@ -124,14 +135,14 @@ def fuzz_models(folder):
     "Small untrained models and their files: the fuzz is about files, not about what a model learned."
     import torch
 
+    from superres.card import update_config
     from superres.degradations import parse_degradation
     from superres.hub import save_model
     from superres.models import classifier, restorer
     folder = Path(folder)
     torch.manual_seed(0)
     model = restorer().eval()
-    task = restorer().eval()
-    task.config['task'], task.config['scale'] = parse_degradation('jpeg').spec, 1
+    task = update_config(restorer().eval(), task=parse_degradation('jpeg').spec, scale=1)
     small = restorer('sr_resnet', nf=8, n_blocks=1).eval()
     save_model(small, folder/'small.pth')
     saved = torch.load(folder/'small.pth', weights_only=True)
@@ -375,7 +386,7 @@ def check_case(command, m, name, data, folder, counts, app=None, keep_going=Fals
         counts[f'{command}: {outcome}'] += 1
     except Exception as e:
         if not keep_going: raise
-        kind = 'hang' if isinstance(e, Hang) else 'crash'
+        kind = 'hang' if _is_hang(e) else 'crash'
         counts[f'{kind}es' if kind == 'crash' else 'hangs'] += 1
         counts[f'{command}: {kind}'] += 1
         if counts[f'{command}: {kind}'] <= 3:  # the first few, to reproduce

@@ -20,7 +20,7 @@ from fastai.vision.core import TensorImage
 
 from superres.data import decoded_dls, decoded_paired_dls, sr_dls
 from superres.learner import classifier_learner, restoration_learner
-from superres.models import PRESETS, classifier, restorer_config
+from superres.models import ARCHS, PRESETS, classifier
 
 
 class Synthetic:
@@ -120,7 +120,7 @@ if __name__ == '__main__':
             report(device=name, recipe=f'classify {preset}', precision=precision, bs=a.bs, imgs_per_s=round(a.bs / s),
                    s_per_epoch=round(100_000 * s / a.bs, 1))
         for recipe, (arch, preset, clf_preset, pretrained) in SR_RECIPES.items():
-            lr_size = 32 if restorer_config(arch).get('input') == 'lr' else 64
+            lr_size = 32 if ARCHS[arch].takes_lr else 64
             learn = restoration_learner(FakeDls(a.sr_bs, dev, 'image', lr_size), arch=arch, preset=preset,
                                         loss='perceptual', classifier_model=classifier(clf_preset),
                                         pretrained=pretrained, precision=precision)

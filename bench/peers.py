@@ -2,7 +2,7 @@
 loaded from their authors' released weights there: RLFN (x2, x4) and Real-ESRGAN's compact real-world x4 model.
 
 Benchmarks only: the library never loads these, nothing here is shipped. Each loader returns a module that takes and
-returns RGB in [0, 1] at low resolution with a superres-style `config` (scale, `input='lr'`), so `superres.evaluate`,
+returns RGB in [0, 1] at low resolution with a superres model card (scale, `input='lr'`), so `superres.evaluate`,
 `upscale_image` and the tiling run it exactly as they run our models.
 """
 from pathlib import Path
@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from superres.card import ModelCard, attach_card
 
 PEERS = Path(__file__).parents[1]/'..'/'shared'/'peers'
 
@@ -46,7 +48,8 @@ class RLFN(nn.Module):
         self.conv_1, self.conv_2 = conv(3, nf), conv(nf, nf)
         for i in range(1, 7): setattr(self, f'block_{i}', RLFB(nf))
         self.upsampler = nn.Sequential(conv(nf, 3 * scale * scale), nn.PixelShuffle(scale))
-        self.config = dict(kind='restorer', arch='rlfn_peer', scale=scale, input='lr', task=f'superres:scale={scale}')
+        attach_card(self, ModelCard.from_config(dict(kind='restorer', arch='rlfn_peer', scale=scale, input='lr',
+                                                     task=f'superres:scale={scale}')))
     def forward(self, x):
         feat = self.conv_1(x * 255)
         out = feat
@@ -61,7 +64,8 @@ class SRVGGNetCompact(nn.Module):
         for _ in range(n_conv): layers += [conv(nf, nf), nn.PReLU(nf)]
         self.body, self.up = nn.Sequential(*layers, conv(nf, 3 * scale * scale)), nn.PixelShuffle(scale)
         self.scale = scale
-        self.config = dict(kind='restorer', arch='srvgg_peer', scale=scale, input='lr', task=f'real:scale={scale}')
+        attach_card(self, ModelCard.from_config(dict(kind='restorer', arch='srvgg_peer', scale=scale, input='lr',
+                                                     task=f'real:scale={scale}')))
     def forward(self, x):
         return self.up(self.body(x)) + F.interpolate(x, scale_factor=self.scale, mode='nearest')
 

@@ -49,7 +49,7 @@ def methods(scale, peer=True):
     if real.is_file():
         default = load_restorer(real, device='cpu')
         ms[f'real x{scale}, strength 0'] = load_restorer(real, device='cpu', strength=0.)
-        ms[f'real x{scale}, default ({default.config.get("strength", 1):g})'] = default
+        ms[f'real x{scale}, default ({default.card.strength or 1:g})'] = default
         ms[f'real x{scale}, strength 1'] = load_restorer(real, device='cpu', strength=1.)
     if peer and peers.available(): ms['Real-ESRGAN compact (peer)'] = peers.realesrgan_compact()
     return ms

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from superres.evaluate import evaluate_sr
-from superres.hub import bundled_model_file, load_restorer, shipped_scales
+from superres.hub import load_restorer, shipped_model_file, shipped_scales
 from superres.inference import SelfEnsemble, upscale_image
 from superres.precision import inference_precision
 
@@ -24,7 +24,7 @@ SETS = [Path(__file__).parents[1]/'..'/'shared'/'data'/'sr-bench'/s for s in ('S
 def speed(model, size=256, reps=3):
     "Output megapixels per second of `upscale_image` on a random `size` square, default precision."
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8))
-    s = model.config['scale']
+    s = model.card.scale
     with inference_precision('auto'):
         upscale_image(model, img)
         best = min(_timed(lambda: upscale_image(model, img)) for _ in range(reps))
@@ -41,13 +41,13 @@ if __name__ == '__main__':
     p.add_argument('--no-tta', action='store_true')
     a = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    models = a.models or [str(bundled_model_file(s)) for s in shipped_scales()]
+    models = a.models or [str(shipped_model_file(s)) for s in shipped_scales()]
     names = [Path(s).name for s in a.sets]
     print('| model | scale | params | ' + ' | '.join(f'{n} PSNR-Y / SSIM-Y' for n in names) + ' | MP/s |')
     print('|---' * (4 + len(names)) + '|')
     for m in models:
         model = load_restorer(m, device='cpu')
-        s, params = model.config['scale'], sum(p.numel() for p in model.parameters())
+        s, params = model.card.scale, sum(p.numel() for p in model.parameters())
         variants = [(m, model)] + ([] if a.no_tta else [(f'{m} --tta', SelfEnsemble(model))])
         for name, net in variants:
             cells = []

@@ -8,7 +8,7 @@ from .degradations import parse_degradation
 from .errors import DataError, UsageError
 from .folders import CORRUPT, read_error, read_image
 from .hub import is_default, load_restorer
-from .inference import SelfEnsemble, model_degradation, upscale_image
+from .inference import SelfEnsemble, upscale_image
 from .precision import inference_precision
 from .tiling import OVERLAP, check_tiling, model_device
 
@@ -27,9 +27,9 @@ def load_for_task(model=None,  # a run folder, model file or ONNX export; None o
         raise UsageError(f'superres ships superres models only: train one with `superres train --task {task.spec} '
                          '--out RUN` and pass `model` RUN')
     loaded = load_restorer(model, trust_pickle, scale=scale, strength=strength)
-    trained = model_degradation(loaded)
-    if task is not None and task.name != trained.name and min(task.scale, trained.scale) == 1:  # upscalers all upscale
-        raise UsageError(f'{model} was trained for the {trained.name} task, not {task.spec}: pass a `model` trained '
+    card = loaded.card
+    if task is not None and task.name != card.task.name and min(task.scale, card.scale) == 1:  # upscalers all upscale
+        raise UsageError(f'{model} was trained for the {card.task.name} task, not {task.spec}: pass a `model` trained '
                          f'with `task` {task.name}')
     return with_backend(loaded, backend, precision)
 

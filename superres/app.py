@@ -15,11 +15,11 @@ import torch
 from PIL import Image
 
 from .backends import with_backend
-from .errors import SuperresError, UsageError
+from .errors import DataError, SuperresError, UsageError
 from .fills import SIDES
-from .hub import load_restorer, shipped_scales
-from .images import CORRUPT, read_error, read_image, save_like, split_alpha, with_alpha
-from .inference import model_degradation, restore_image
+from .hub import load_restorer, scale_for, shipped_scales
+from .images import CORRUPT, image_size, read_error, read_image, save_like, split_alpha, with_alpha
+from .inference import restore_image
 from .precision import inference_precision
 from .tiling import OVERLAP, model_device
 
@@ -45,18 +45,14 @@ class TaskModels(NamedTuple):
     source: str
     notes: tuple = ()
     def pick(self, scale=None):
-        "The model for x`scale`: that scale's, else the smallest larger one (resized down), else the largest."
-        scales = sorted(self.by_scale)
-        if scale is None: return self.by_scale[scales[0]]
-        return self.by_scale[next((s for s in scales if s >= scale - 1e-9), scales[-1])]
+        "The model for x`scale` (`hub.scale_for`); None: the smallest."
+        return self.by_scale[min(self.by_scale) if scale is None else scale_for(self.by_scale, scale)]
 
 def default_concurrency():
     "Upscales in flight: one per GPU; on CPUs two (one's decoding and encoding overlap the other's model pass) or more."
     return torch.cuda.device_count() if torch.cuda.is_available() else max(2, (os.cpu_count() or 1) // 8)
 
-def _describe(model, source):
-    cfg = getattr(model, 'config', {})
-    return f'{source} ({cfg.get("arch", "model")}, x{cfg.get("scale", 1)})'
+def _describe(model, source): return f'{source} ({model.card.arch}, x{model.card.scale})'
 
 def _run_by(backend, by_scale, source):
     "TaskModels of `by_scale` run by `backend`, noting each model OpenVINO could not take."
@@ -70,7 +66,7 @@ def load_models(paths=None, trust_pickle=False, backend='auto'):
     by `backend` (`superres.backends`)."""
     if not paths:
         by_scale = {s: load_restorer(scale=s) for s in shipped_scales()}
-        arch = next(iter(by_scale.values())).config.get('arch')
+        arch = next(iter(by_scale.values())).card.arch
         models = {'superres': _run_by(backend, by_scale, f'the shipped {arch} models, {_scales(by_scale)}')}
         if real := {s: load_restorer('real', scale=s) for s in shipped_scales('real')}:
             models[REAL_PHOTO] = _run_by(backend, real, f'the shipped real-photo models, {_scales(real)} (trained on '
@@ -80,7 +76,7 @@ def load_models(paths=None, trust_pickle=False, backend='auto'):
     found = {}
     for p in paths:
         m = load_restorer(p, trust_pickle)
-        found.setdefault(model_degradation(m).name, []).append((m.config.get('scale', 1), m, _describe(m, p)))
+        found.setdefault(m.card.task.name, []).append((m.card.scale, m, _describe(m, p)))
     return {task: _run_by(backend, {s: m for s, m, _ in ms}, '; '.join(d for *_, d in ms))
             for task, ms in found.items()}
 
@@ -94,10 +90,11 @@ def open_upload(path, max_pixels=MAX_PIXELS, max_bytes=None):
     name = Path(path).name
     try:
         size = Path(path).stat().st_size
-        with Image.open(path) as im: w, h = im.size  # the header alone: nothing is decoded before the checks below
+        w, h = image_size(path)  # the header alone: nothing is decoded before the checks below
     except FileNotFoundError:
         raise AppError(f'{name} is gone (the app removes its oldest files to make room): upload it again') from None
     except Image.DecompressionBombError as e: raise _too_big(name, f'a decompression bomb? ({e})', max_pixels) from None
+    except DataError as e: raise _too_big(name, str(e), max_pixels) from None  # the reader's own bomb check
     except CORRUPT:
         raise AppError(f'{name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
     if max_bytes is not None and size > max_bytes:
@@ -124,14 +121,14 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
     img, info, notes = open_upload(path, max_pixels, max_bytes)
     model = models[task].pick(float(scale) if scale else None)
-    sr = model.config.get('scale', 1) > 1
+    sr = model.card.upscales
     # entered here: autocast is per thread, and the app serves each request in its own
     with inference_precision(precision, model_device(model)):
         out, more = restore_image(model, img, scale=float(scale) if sr else None, tile=tile, overlap=overlap,
                                   progress=progress, **({} if sr else inputs))
     base, alpha = split_alpha(img)
     base = _preview(base)
-    if not sr and out.size != img.size: before = model_degradation(model).prepare(base.convert('RGB'), **inputs)
+    if not sr and out.size != img.size: before = model.card.task.prepare(base.convert('RGB'), **inputs)
     else: before = with_alpha(base.resize(out.size, Image.BICUBIC),
                               None if alpha is None else alpha.resize(out.size, Image.BICUBIC))
     if out_dir is not None: _sweep(out_dir)
@@ -206,7 +203,7 @@ def ram_folder():
 def _controls(models, task):
     "Which controls the chosen task uses: the scale for superres models, the side and amount for outpainting."
     model = models[task].pick()
-    return model.config.get('scale', 1) > 1, model_degradation(model).name == 'outpaint'
+    return model.card.upscales, model.card.task.name == 'outpaint'
 
 def _stored_file(component):
     "An image input's preprocessing: the uploaded file's path, undecoded (a data: URI stored first), from its folder."

@@ -13,6 +13,7 @@ from functools import cache
 import torch
 
 from . import __version__
+from .card import attach_card
 from .errors import ModelError, UsageError
 from .export import OnnxModel, onnx_proto
 from .files import PARTIAL, cache_dir
@@ -47,9 +48,10 @@ def _core():
 class OpenVinoModel(torch.nn.Module):
     """A model compiled by OpenVINO for this CPU, called like the PyTorch model on [0,1] NCHW tensors; it runs in the
     precision torch's CPU autocast is set to around the call (`inference_precision`), as the PyTorch model would."""
-    def __init__(self, converted, config, digest, precision='auto'):
+    def __init__(self, converted, card, digest, precision='auto'):
         super().__init__()
-        self.config, self.converted, self.compiled, self.lock = config, converted, {}, threading.Lock()
+        self.converted, self.compiled, self.lock = converted, {}, threading.Lock()
+        attach_card(self, card)  # the card of the model it was converted from
         # its state: the SHA-256 it was compiled from, so a run's fingerprint (superres.folders) tells weights apart
         self.register_buffer('digest', torch.frombuffer(bytearray(bytes.fromhex(digest)), dtype=torch.uint8))
         self.compiled_for(resolve_precision(precision, 'cpu'))  # now: a network OpenVINO cannot compile fails here
@@ -73,7 +75,7 @@ class OpenVinoModel(torch.nn.Module):
 def _cache_key(model):
     "SHA-256 of what the conversion depends on: the model's config and weights, and the versions that convert them."
     import openvino as ov
-    what = [model.config, weights_digest(model.state_dict()), __version__, torch.__version__, ov.__version__]
+    what = [model.card.config, weights_digest(model.state_dict()), __version__, torch.__version__, ov.__version__]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 def _save(converted, folder):
@@ -92,16 +94,16 @@ def openvino_model(model, precision='auto'):
     import openvino as ov
     if isinstance(model, OnnxModel):
         onnx = model.proto.SerializeToString()
-        return OpenVinoModel(ov.convert_model(io.BytesIO(onnx)), model.config, hashlib.sha256(onnx).hexdigest(),
+        return OpenVinoModel(ov.convert_model(io.BytesIO(onnx)), model.card, hashlib.sha256(onnx).hexdigest(),
                              precision)
     key = _cache_key(model)
     folder = cache_dir()/'openvino'/key
     if (folder/'model.xml').is_file():
-        return OpenVinoModel(_core().read_model(folder/'model.xml'), model.config, key, precision)
+        return OpenVinoModel(_core().read_model(folder/'model.xml'), model.card, key, precision)
     converted = ov.convert_model(io.BytesIO(onnx_proto(model).SerializeToString()))
     try: _save(converted, folder)
     except OSError: pass  # a cache folder that cannot be written (or was written meanwhile): this run converted it
-    return OpenVinoModel(converted, model.config, key, precision)
+    return OpenVinoModel(converted, model.card, key, precision)
 
 def _first_line(e):
     "An exception in one line of plain text (the exporter colours its messages)."

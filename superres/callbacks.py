@@ -10,11 +10,12 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import find_bs
 from fastcore.basics import store_attr
 
-from .distributed import from_main_process, is_main_process
+from .distributed import from_main_process
 from .errors import UsageError
 from .files import atomic_path, atomic_write_text
 from .hub import save_model
 from .precision import resolve_precision
+from .ranks import is_main_process
 
 __all__ = ['BF16Autocast', 'CSVHistory', 'CHECKPOINT', 'Checkpoint', 'Throughput', 'CudnnAutotune',
            'precision_callbacks', 'PRECISION_CBS', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'save_weights']

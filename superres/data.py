@@ -28,7 +28,7 @@ from .cache import decode_into, decoded_images
 from .degradations import BATCH_FILTERS, Downscale, parse_degradation
 from .errors import DataError, UsageError
 from .files import list_images
-from .images import image_stats, load_rgb
+from .images import image_size, image_stats, load_rgb
 from .models import SEGMENTATION_CODES
 from .tinyimagenet import TinyImageNet, find_bad_images, find_tiny_imagenet, is_tiny_imagenet, is_val
 
@@ -204,6 +204,10 @@ class PairedArrays(ImageArrays):
         x, _ = self.read(idxs)
         return TensorImageLR(x), TensorImage(x)
 
+def _is_tiny(src):
+    "Whether a data source is Tiny ImageNet: a zip or folder of it, or None (the one `find_tiny_imagenet` finds)."
+    return src is None or is_tiny_imagenet(src)
+
 def _sources(data):
     "`data` as a list of sources: one Tiny ImageNet (zip or folder; None finds it) or image folder, or several."
     return list(data) if isinstance(data, (list, tuple)) else [data]
@@ -212,7 +216,7 @@ def _by_area(files, size):
     "Each photo listed once per `size`x`size` crop its area holds: an epoch samples photos by their pixels."
     items = []
     for f in files:
-        with Image.open(f) as im: w, h = im.size
+        w, h = image_size(f)
         items += [f] * max(1, (w * h) // (size * size))
     return items
 
@@ -230,7 +234,7 @@ def _paired_sources(data, size, skip_bad, valid_pct, seed, **subset):
     "(tiny, train files, validation files) of each source; photos are repeated by area (`_by_area`)."
     sources = []
     for src in _sources(data):
-        if is_tiny_imagenet(src):
+        if _is_tiny(src):
             tin = TinyImageNet(find_tiny_imagenet(src), skip_bad=skip_bad, **subset)
             sources.append((True, tin.train_files(), tin.val_files()))
         else: sources.append((False, *_folder_split(src, skip_bad, valid_pct, seed, size)))
@@ -271,12 +275,12 @@ def decoded_pairs_unsupported(data, degradation, size=64):
     if degradation is None or not degradation.batchable:
         return (f'task {getattr(degradation, "spec", degradation)} has no batched form '
                 f'(superres with {", ".join(BATCH_FILTERS)} filters has)')
-    if size > 64 and any(map(is_tiny_imagenet, _sources(data))):
+    if size > 64 and any(map(_is_tiny, _sources(data))):
         return f'Tiny ImageNet images are 64 pixels, smaller than crops of {size}'
 
 def _whole_image(data, size):
     "Whether `data` is one Tiny ImageNet trained at its own size: then crops are padded, as for the classifier."
-    return size == 64 and len(_sources(data)) == 1 and is_tiny_imagenet(_sources(data)[0])
+    return size == 64 and len(_sources(data)) == 1 and _is_tiny(_sources(data)[0])
 
 class PatchArrays(ImageArrays):
     "Decoded images of any size as pairs: a random `size` crop, randomly transposed if `augment` (validation: centre)."

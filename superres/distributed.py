@@ -6,15 +6,13 @@ import torch
 import torch.distributed as dist
 
 from .errors import UsageError
-from .ranks import rank, world_size
+from .ranks import is_main_process, leave_together, world_size
 
-__all__ = ['is_distributed', 'is_main_process', 'main_process_first', 'from_main_process', 'data_parallel']
+__all__ = ['is_distributed', 'main_process_first', 'from_main_process', 'data_parallel']
 
 def is_distributed():
     "Whether this process is one of several launched together (`accelerate launch`, torchrun)."
     return world_size() > 1
-
-def is_main_process(): return rank() == 0
 
 def main_process_first():
     "A context where rank 0 goes first (building caches, extracting zips) and the others then reuse its work."
@@ -27,14 +25,9 @@ def _state():
     except ImportError: raise UsageError('distributed training needs accelerate: '
                                          'pip install "superres[distributed]"') from None
     state = PartialState(cpu=not torch.cuda.is_available())
-    if not getattr(_state, 'teardown', False): _state.teardown = atexit.register(_leave_together)
+    if not getattr(_state, 'teardown', False):  # at exit rank 0 writes the run folder last: all wait, then leave
+        _state.teardown = atexit.register(leave_together)
     return state
-
-def _leave_together():
-    "At exit, wait for all ranks (rank 0 writes the run folder last), then end the group: a rank leaving alone aborts."
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 def from_main_process(value):
     "Rank 0's `value` (a float) on every rank, so clock-driven decisions such as a time budget agree across ranks."

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .card import ModelCard, attach_card
 from .errors import ModelError, UsageError
 from .files import atomic_path
 from .models import check_config
@@ -14,7 +15,7 @@ from .models import check_config
 __all__ = ['onnx_proto', 'export_onnx', 'OnnxModel', 'load_onnx']
 
 def onnx_proto(model, example_size=64):
-    "`model` as an ONNX ModelProto: dynamic batch, height and width; its config and a checksum in the metadata."
+    "`model` as an ONNX ModelProto: dynamic batch, height and width; its saved config and a checksum in the metadata."
     import onnx
     from torch.export import Dim
     # channels-last weights pin the batch size; the example input is on the CPU, and so must the copy be
@@ -25,7 +26,7 @@ def onnx_proto(model, example_size=64):
         program = torch.onnx.export(model, (x,), dynamo=True, input_names=['image'], output_names=['output'],
                                     dynamic_shapes=(dims,), verbose=False)
     proto = program.model_proto
-    onnx.helper.set_model_props(proto, {'superres_config': json.dumps(getattr(model, 'config', {})),
+    onnx.helper.set_model_props(proto, {'superres_config': json.dumps(model.card.config),
                                         'superres_sha256': _graph_digest(proto)})
     return proto
 
@@ -41,7 +42,7 @@ def _graph_digest(proto):
     return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()
 
 def _checked_proto(path):
-    "The ONNX model in `path`, refused in words when it is truncated, garbled or no longer matches its digest."
+    "The ONNX model in `path` and its card, refused in words where it is truncated, garbled or changed since export."
     import onnx
     from google.protobuf.message import DecodeError
     def refused(why): return ModelError(f'{path} is not a usable superres ONNX model ({why}): export it again '
@@ -51,16 +52,17 @@ def _checked_proto(path):
     meta = {p.key: p.value for p in proto.metadata_props}
     if 'superres_sha256' in meta and _graph_digest(proto) != meta['superres_sha256']:
         raise refused('its graph does not match its checksum: the file changed after it was exported')
-    try: config = check_config(json.loads(meta.get('superres_config', '{}')))
+    try: card = ModelCard.from_config(check_config(json.loads(meta.get('superres_config', '{}'))))
     except json.JSONDecodeError as e: raise refused(f'its config is not JSON: {e}') from e
     except UsageError as e: raise refused(str(e)) from e
-    return proto, config, refused
+    return proto, card, refused
 
 class OnnxModel:
     "An exported model run by ONNX Runtime, called like the PyTorch model on [0,1] NCHW tensors (tiling works as is)."
     def __init__(self, path, threads=None):
         import onnxruntime as ort
-        self.proto, self.config, refused = _checked_proto(path)  # the proto: what OpenVINO reads (superres.backends)
+        self.proto, card, refused = _checked_proto(path)  # the proto: what OpenVINO reads (superres.backends)
+        attach_card(self, card)
         opts = ort.SessionOptions()
         opts.log_severity_level = 4  # ONNX Runtime's own error log: its failures are reported here, in one line
         if threads: opts.intra_op_num_threads = threads

@@ -70,7 +70,7 @@ class ClassifierFeatures:
             raise ContractError(f'{type(model).__name__} is not a superres classifier (it carries no input contract): '
                                 'pass a model trained by `superres classify train`')
         self.model, self.contract, self.check, self.bs, self.patches = model.eval(), model.contract, check, bs, patches
-        self.size = size or getattr(model, 'config', {}).get('size', 64)
+        self.size = size or model.card.size
         if layer is None: self.module = next(m for m in model.head.modules() if isinstance(m, nn.AdaptiveAvgPool2d))
         elif 0 < layer < len(model) - 1: self.module = model[layer]
         else: raise UsageError(f'feature layer {layer} is outside the classifier body (valid: 1..{len(model)-2})')

@@ -140,7 +140,7 @@ def _mask_for(mask, src):
 def _fingerprint(model, **options):
     "What makes a model's outputs what they are (config, weights, options), hashed: a rerun with others starts afresh."
     weights = weights_digest(model.state_dict()) if isinstance(model, torch.nn.Module) else None
-    return hashlib.sha1(json.dumps([getattr(model, 'config', {}), options, weights], sort_keys=True,
+    return hashlib.sha1(json.dumps([model.card.config, options, weights], sort_keys=True,
                                    default=str).encode()).hexdigest()
 
 def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=None, overlap=OVERLAP, **kwargs):

@@ -8,7 +8,7 @@ from .callbacks import precision_callbacks
 from .errors import ModelError, UsageError
 from .hub import load_model
 from .metrics import psnr, ssim
-from .models import critic_config, critic_from_config, model_kind
+from .models import critic_config, critic_from_config
 
 __all__ = ['GAN_WEIGHT', 'CRITIC_THRESH', 'critic_loss', 'load_critic', 'GANSwitcher', 'SkipIdleGrads',
            'RestorationGAN', 'gan_learner']
@@ -24,10 +24,10 @@ def load_critic(path=None, arch='gan_critic'):
     "A critic to train: a run's `critic.pth` (a fine-tune starts where the last left off), else a new one of `arch`."
     if path is None: return critic_from_config(critic_config(arch))
     critic = load_model(path)
-    if model_kind(critic.config) != 'critic':
-        raise ModelError(f'{path} is a {model_kind(critic.config)}, not a critic: pass the critic.pth of a --gan run')
-    if critic.config['arch'] != arch:
-        raise UsageError(f'{path} is a {critic.config["arch"]}, not a {arch}: pass a critic of {arch} or none')
+    if critic.card.kind != 'critic':
+        raise ModelError(f'{path} is a {critic.card.kind}, not a critic: pass the critic.pth of a --gan run')
+    if critic.card.arch != arch:
+        raise UsageError(f'{path} is a {critic.card.arch}, not a {arch}: pass a critic of {arch} or none')
     return critic.train()
 
 class GANSwitcher(AdaptiveGANSwitcher):

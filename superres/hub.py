@@ -1,18 +1,20 @@
 """Model files: saving and loading weights without pickle, resolving run folders, the weights shipped in the package."""
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from .card import ModelCard, attach_card
 from .errors import ModelError, UsageError
 from .files import atomic_path
-from .models import check_config, fold, model_from_config, model_kind
+from .models import check_config, fold, model_from_config
 from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
-           'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'shipped_scale_for',
-           'bundled_model_file', 'is_default', 'shipped_named', 'load_any', 'KIND_NAMES', 'load_classifier',
-           'load_segmenter', 'load_restorer']
+           'set_parent_weights', 'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'scale_for',
+           'shipped_scale_for', 'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'KIND_NAMES',
+           'load_classifier', 'load_segmenter', 'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
@@ -37,11 +39,16 @@ def _file_digest(state, parent=None):
 def save_model(model, fname, dtype=None):
     "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
     state, parent = _cast(model.state_dict(), dtype), getattr(model, 'parent_weights', None)
-    saved = {'config': model.config, 'state_dict': state}
+    saved = {'config': model.card.config, 'state_dict': state}
     if parent is not None: saved['parent_state_dict'] = _cast(parent, dtype)  # a GAN model's PSNR parent: `strength`
     digest = _file_digest(state, saved.get('parent_state_dict'))
     with atomic_path(fname) as tmp: torch.save({**saved, 'sha256': digest}, tmp)
     return Path(fname)
+
+def set_parent_weights(model, state):
+    "Give `model` the PSNR parent its `strength` blends towards (saved in its file beside its own weights), carded."
+    model.parent_weights = state
+    return attach_card(model, replace(model.card, parent=True))
 
 def _line(e, n=0):
     "Line `n` of an exception's message (else its last), at most 160 characters; its type where it has none."
@@ -80,7 +87,7 @@ def load_model(fname):
     try: model.load_state_dict(saved['state_dict'])
     except RuntimeError as e:
         raise _corrupt(fname, f'its weights do not fit the architecture its config names: {_line(e, 1)}') from e
-    if parent is not None: model.parent_weights = _cast(parent, torch.float32)
+    if parent is not None: set_parent_weights(model, _cast(parent, torch.float32))
     return model.eval()
 
 def blend_with_parent(model, strength):
@@ -111,14 +118,19 @@ def shipped_scales(family='sr'):
     "The scales of the models of `family` (sr: the superres models; real) shipped in the package, smallest first."
     return sorted(int(p.stem.removeprefix(f'{family}_x')) for p in WEIGHTS.glob(f'{family}_x*.pth'))
 
+def scale_for(scales, scale):
+    "Of models of `scales`, the one for x`scale`: the smallest at least as large (output resized), else the largest."
+    scales = sorted(scales)
+    return next((s for s in scales if s >= scale - 1e-9), scales[-1])
+
 def shipped_scale_for(scale=2, family='sr'):
-    "The shipped model for x`scale`: the smallest at least as large (its output resized down), else the largest."
+    "The scale of the shipped model for x`scale`, by `scale_for`."
     scales = shipped_scales(family)
     if not scales:
         raise ModelError(f'this installation has no shipped {family} models in {WEIGHTS}; pass `model` (a run)')
-    return next((s for s in scales if s >= scale - 1e-9), scales[-1])
+    return scale_for(scales, scale)
 
-def bundled_model_file(scale=2):
+def shipped_model_file(scale=2):
     "The x`scale` model shipped in the package: trained by superres's own recipe, stored without pickle."
     f = WEIGHTS/f'sr_x{scale}.pth'
     if not f.is_file():
@@ -147,15 +159,21 @@ def load_any(path, trust_pickle=False):
             raise UsageError(f'{path} is a pickled learner: loading it runs any code it holds. Load the model.pth '
                              'beside it (weights only), or pass `trust_pickle` if you made this file yourself')
         from fastai.learner import load_learner  # a pickled learner needs fastai's training side, by its nature
-        return load_learner(path).model.eval()
+        return _carded(load_learner(path).model.eval())
     return load_model(path)
 
-def _kind(model): return model_kind(getattr(model, 'config', {}))
+def _carded(model):
+    "A pickled learner's model with its card: one pickled before models had cards gets it from its saved config."
+    if hasattr(model, 'card'): return model
+    return attach_card(model, ModelCard.from_config(model.config, parent=hasattr(model, 'parent_weights')))
 
 KIND_NAMES = dict(classifier='a classifier', restorer='a restoration model', segmenter='a segmentation model',
                   critic='a GAN critic')
 
-def _what(model): return KIND_NAMES.get(_kind(model), f'a model of kind {_kind(model)!r:.40}')
+def _what(model):
+    "What `model` is, in words, for the message refusing it where another kind was asked for."
+    kind = model.card.kind
+    return KIND_NAMES.get(kind, f'a model of kind {kind!r:.40}')
 
 def load_classifier(path=None, trust_pickle=False):
     "A classifier in eval mode from a run folder, weights file or exported learner; None or `default`: the shipped one."
@@ -165,7 +183,7 @@ def load_classifier(path=None, trust_pickle=False):
                              '(a run folder of `superres classify train`)')
         path = SHIPPED_CLASSIFIER
     model = load_any(path, trust_pickle)
-    if _kind(model) != 'classifier':
+    if model.card.kind != 'classifier':
         raise ModelError(f'{path} is {_what(model)}, not a classifier; pass the `out` folder of a '
                          'classifier run (`superres classify train`).')
     return model
@@ -173,7 +191,7 @@ def load_classifier(path=None, trust_pickle=False):
 def load_segmenter(path, trust_pickle=False, device='cpu'):
     "A segmentation model in eval mode on `device` from a run folder of `superres segment train` or its model file."
     model = load_any(path, trust_pickle)
-    if _kind(model) != 'segmenter':
+    if model.card.kind != 'segmenter':
         raise ModelError(f'{path} is {_what(model)}, not a segmentation model; pass the `out` folder of '
                          '`superres segment train`.')
     return model.to(device)
@@ -181,13 +199,13 @@ def load_segmenter(path, trust_pickle=False, device='cpu'):
 def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None,
                   folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
     "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
-    if is_default(path): path = bundled_model_file(shipped_scale_for(scale or 2))
+    if is_default(path): path = shipped_model_file(shipped_scale_for(scale or 2))
     path = shipped_named(path, scale) or path
     model = load_any(path, trust_pickle)
-    if _kind(model) != 'restorer':
+    if model.card.kind != 'restorer':
         raise ModelError(f'{path} is {_what(model)}, not a restoration model; pass the `out` folder of '
                          '`superres train`.')
-    if strength is None and hasattr(model, 'parent_weights'): strength = model.config.get('strength')  # its own
+    if strength is None and model.card.parent: strength = model.card.strength  # its own
     if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU
     if folded: fold(model)

@@ -3,6 +3,7 @@ source."""
 import random
 import struct
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +13,9 @@ from PIL import Image, ImageOps
 from .errors import DataError, SuperresError, UsageError
 from .files import atomic_path
 
-__all__ = ['CORRUPT', 'BOMB_PIXELS_PER_BYTE', 'read_error', 'read_image', 'open_image', 'load_rgb', 'image_peak',
-           'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array', 'tensor_to_image',
-           'with_alpha', 'pil_bicubic', 'save_like']
-
-def load_rgb(path):
-    "Open an image as RGB (2% of Tiny ImageNet is grayscale); a file that cannot be decoded is named in the error."
-    try:
-        with Image.open(path) as im: return im.convert('RGB')
-    except (OSError, Image.DecompressionBombError) as e:
-        raise DataError(f'{path}: unreadable image ({e}); replace or delete it, or pass `skip_bad` to leave '
-                        'unreadable files out') from e
+__all__ = ['CORRUPT', 'BOMB_PIXELS_PER_BYTE', 'read_error', 'image_size', 'read_image', 'open_image', 'load_rgb',
+           'image_peak', 'image_to_tensor', 'image_stats', 'split_alpha', 'output_mode', 'tensor_to_array',
+           'tensor_to_image', 'with_alpha', 'pil_bicubic', 'save_like']
 
 def image_peak(img):
     "The maximum pixel value of a PIL image's mode: 65535 for 16-bit ones, else 255."
@@ -127,24 +120,42 @@ BOMB_PIXELS_PER_BYTE = 1000  # over PIL's bomb threshold, a file decoding to mor
 def _check_bomb(src, im):
     "Refuse an image over PIL's decompression-bomb threshold that decodes from far fewer bytes than a photo needs."
     w, h = im.size
-    size = Path(src).stat().st_size
-    if w * h > Image.MAX_IMAGE_PIXELS and w * h > BOMB_PIXELS_PER_BYTE * size:
+    if w * h > Image.MAX_IMAGE_PIXELS and w * h > BOMB_PIXELS_PER_BYTE * (size := Path(src).stat().st_size):
         raise DataError(f'{w}x{h} pixels ({w*h/1e6:.0f} MP) from a file of {size/1e3:.0f} KB: a decompression bomb? '
                         f'(over {Image.MAX_IMAGE_PIXELS/1e6:.0f} MP, an image must hold a byte per '
                         f'{BOMB_PIXELS_PER_BYTE} pixels)')
 
-def read_image(src):
-    "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
-    with warnings.catch_warnings():  # PIL's warnings on odd files: the outcome says what matters, in one line
+@contextmanager
+def _opened(src):
+    "`src` opened (header only), PIL's warnings on odd files silenced and decompression bombs refused before decoding."
+    with warnings.catch_warnings():  # the outcome says what matters, in one line
         warnings.simplefilter('ignore')
         with Image.open(src) as im:
             _check_bomb(src, im)
-            note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
-            upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
-            upright.load()
-            return upright, dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None), note
+            yield im
+
+def image_size(src):
+    "The width and height `src`'s header declares, nothing decoded: for checks before the pixels are read."
+    with _opened(src) as im: return im.size
+
+def read_image(src):
+    "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
+    with _opened(src) as im:
+        note = [f'animated ({im.n_frames} frames): first frame only'] if getattr(im, 'n_frames', 1) > 1 else []
+        upright = ImageOps.exif_transpose(im)  # drops the orientation tag: the pixels are written upright
+        upright.load()
+        return upright, dict(icc_profile=im.info.get('icc_profile'), exif=upright.getexif().tobytes() or None), note
 
 def open_image(src):
     "The upright decoded image in `src`, guarded as `read_image`: a file that cannot be used is a one-line DataError."
     try: return read_image(src)[0]
     except CORRUPT as e: raise DataError(f'{src}: {read_error(e)}') from None
+
+def load_rgb(path):
+    """A training or statistics image as upright RGB, read as every command reads images (2% of Tiny ImageNet is
+    grayscale); a file that cannot be used is named in the error."""
+    try:
+        with _opened(path) as im: return ImageOps.exif_transpose(im).convert('RGB')
+    except CORRUPT as e:
+        raise DataError(f'{path}: {read_error(e)}; replace or delete it, or pass `skip_bad` to leave unreadable files '
+                        'out') from None

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageOps
 
 from .boxes import NO_BOX, mask_boxes
-from .degradations import parse_degradation
-from .errors import UsageError, broken_outputs
+from .card import attach_card
+from .errors import ModelError, UsageError, broken_outputs
 from .fills import extend_canvas
 from .images import (
     image_peak,
@@ -20,14 +20,15 @@ from .images import (
 )
 from .tiling import OVERLAP, image_rows, model_device, restore, restore_in_strips
 
-__all__ = ['MAX_SCALE', 'check_scale', 'SelfEnsemble', 'prepare_image', 'predict_topk', 'model_degradation',
-           'upscale_image', 'restore_image', 'segment_image', 'mask_overlay']
+__all__ = ['MAX_SCALE', 'check_scale', 'SelfEnsemble', 'prepare_image', 'predict_topk', 'upscale_image',
+           'restore_image', 'segment_image', 'mask_overlay']
 
 class SelfEnsemble(torch.nn.Module):
     "A restoration model run on the eight flips and rotations of its input, outputs turned back and averaged (8x cost)."
     def __init__(self, model):
         super().__init__()
-        self.inner, self.config = model, model.config  # a plain attribute when it is no Module (ONNX Runtime)
+        self.inner = model  # a plain attribute when it is no Module (ONNX Runtime)
+        attach_card(self, model.card)
     def forward(self, x):
         out = 0
         for k in range(4):
@@ -48,7 +49,8 @@ def prepare_image(img, size=64):
 @torch.inference_mode()
 def predict_topk(model, images, k=5, size=64, bs=64):
     "The `k` most likely classes of each image (a file, PIL image or `prepare_image` tensor) as (name, wnid, p) rows."
-    vocab, names = model.config['vocab'], model.config['names']
+    vocab, names = model.card.vocab, model.card.names
+    if not vocab: raise ModelError('this classifier names no classes: pass one trained by `superres classify train`')
     results = []
     for i in range(0, len(images), bs):
         x = torch.stack([im if isinstance(im, torch.Tensor) else prepare_image(im, size) for im in images[i:i+bs]])
@@ -58,10 +60,6 @@ def predict_topk(model, images, k=5, size=64, bs=64):
         results += [[(names[j], vocab[j], float(p)) for p, j in zip(ps, js)]
                     for ps, js in zip(probs.tolist(), idxs.tolist())]
     return results
-
-def model_degradation(model):
-    "The degradation a restoration model was trained to undo: its saved task."
-    return parse_degradation(getattr(model, 'config', {}).get('task', 'superres'))
 
 MAX_SCALE = 16  # x16 is two passes of x4; beyond, or below 1/16, an output no one asks for
 
@@ -80,7 +78,7 @@ def _passes(mscale, scale):
 def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None):
     "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
     img, alpha = split_alpha(ImageOps.exif_transpose(img))
-    mscale = model.config.get('scale', 2)
+    mscale = model.card.scale
     scale = check_scale(scale or mscale)
     notes, peak, mode = [], image_peak(img), output_mode(img)
     target = (round(img.width * scale), round(img.height * scale))
@@ -102,10 +100,10 @@ def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=N
 
 def restore_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None, **inputs):
     "Restore a PIL image by the model's task: upscale, or make it that task's input (`mask`, `side`, `amount`) and run."
-    if model.config.get('scale', 1) > 1:
+    if model.card.upscales:
         if inputs: raise UsageError(f'{", ".join(f"`{k}`" for k in inputs)}: not used by a superres model')
         return upscale_image(model, img, scale, tile, overlap, progress)
-    deg = model_degradation(model)
+    deg = model.card.task
     if scale not in (None, 1):
         raise UsageError(f'this model restores {deg.name} at the same size: `scale` is for superres models')
     img, alpha = split_alpha(ImageOps.exif_transpose(img))
@@ -131,7 +129,7 @@ def segment_image(model, img, max_side=None):
     the model sees the image shrunk to `max_side` (default 4x the side it works at): what it resizes to anyway."""
     small = _rgb8(img)
     width, height = small.size
-    max_side = max_side or 4 * model.config['size']
+    max_side = max_side or 4 * model.card.size
     small.thumbnail((max_side, max_side), Image.BOX)  # a huge photo is not held as floats at full size
     logits = model(image_to_tensor(small)[0][None].to(model_device(model))).float()
     if not torch.isfinite(logits).all(): raise broken_outputs('segmentation model')

@@ -11,6 +11,7 @@ from fastai.optimizer import Adam
 from fastcore.meta import delegates
 
 from .callbacks import PRECISION_CBS, precision_callbacks
+from .card import update_config
 from .files import atomic_path
 from .losses import restoration_loss
 from .metrics import psnr, ssim
@@ -74,12 +75,12 @@ def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None
     stats = {} if encoder is not None else dict(mean=dls.stats[0], std=dls.stats[1])
     task = dict(scale=getattr(dls, 'scale', 2), task=deg.spec if deg else None)
     if init_model is not None:
-        model = restorer_from_config(dict(init_model.config, **task))
+        model = restorer_from_config({**init_model.card.config, **task})
         new = load_matching(model, init_model)
         splitter = loaded_splitter(new)
     else:
         model, new, splitter = restorer(arch, preset, classifier_model=encoder, **task, **stats), None, unet_splitter
-        model.config['pretrained_encoder'] = classifier_model is not None and pretrained
+        update_config(model, pretrained_encoder=classifier_model is not None and pretrained)
     loss_func = restoration_loss(loss, classifier_model=classifier_model, feature_layers=feature_layers,
                                  feature_weights=feature_weights, gram_weight=gram_weight)
     cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
@@ -95,7 +96,7 @@ def segmentation_learner(dls, arch='dynamic_unet', classifier_model=None, pretra
     cross-entropy, fastai's Dice and Jaccard; `freeze()` freezes the encoder."""
     stats = {} if classifier_model is not None and pretrained else dict(mean=dls.stats[0], std=dls.stats[1])
     model = segmenter(arch, classifier_model, pretrained, size=size, **stats)
-    model.config['pretrained_encoder'] = classifier_model is not None and pretrained
+    update_config(model, pretrained_encoder=classifier_model is not None and pretrained)
     cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(axis=1), opt_func=partial(Adam, eps=1e-5),
                    metrics=[Dice(), JaccardCoeff()], splitter=unet_splitter, cbs=cbs, **kwargs)

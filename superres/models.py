@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .card import ModelCard, attach_card, config_kind, update_config
 from .errors import UsageError
 from .layers import (
     RFDB,
@@ -29,10 +30,10 @@ from .registry import Registry
 
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
            'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS',
-           'REP_RESNET_PRESETS', 'RFDN_PRESETS', 'ARCHS', 'takes_lr', 'restorer_config', 'restorer',
-           'restorer_from_config', 'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'check_config', 'critic_min_size',
-           'critic_from_config', 'Segmenter', 'SEGMENTERS', 'SEGMENTATION_CODES', 'segmenter_config',
-           'segmenter_from_config', 'segmenter', 'model_kind', 'model_from_config']
+           'REP_RESNET_PRESETS', 'RFDN_PRESETS', 'ARCHS', 'restorer_config', 'restorer', 'restorer_from_config',
+           'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'check_config', 'critic_from_config', 'Segmenter',
+           'SEGMENTERS', 'SEGMENTATION_CODES', 'segmenter_config', 'segmenter_from_config', 'segmenter',
+           'model_from_config']
 
 class Classifier(nn.Sequential):
     "A ResNet classifier: `contract` (its Normalizer), `stem`, `stages`, `head`; timm's forward_features/forward_head."
@@ -77,6 +78,7 @@ def classifier(preset=None, **overrides):
 
 def classifier_from_config(cfg):
     "Rebuild a classifier from its saved config (see `classifier_config`)."
+    card = ModelCard.from_config(cfg)
     act = partial(GeneralRelu, leak=cfg['leak'], sub=cfg['sub'])
     nfs, preact = cfg['nfs'], cfg['preact']
     stem_args = dict(ks=cfg['stem_ks'], stride=cfg['stem_stride'])
@@ -88,10 +90,9 @@ def classifier_from_config(cfg):
     final = [act(), nn.BatchNorm2d(nfs[-1])] if preact else []
     head = nn.Sequential(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(cfg['drop']),
                          nn.Linear(nfs[-1], cfg['n_out'], bias=False), nn.BatchNorm1d(cfg['n_out']))
-    model = Classifier(Normalizer(cfg['mean'], cfg['std'], cfg.get('input_range', (0., 1.))), stem, *stages, head)
+    model = Classifier(Normalizer(card.mean, card.std, card.input_range), stem, *stages, head)
     model.apply(partial(init_weights, leak=cfg['leak']))
-    model.config = cfg
-    return model
+    return attach_card(model, card)
 
 class TinyUnet(nn.Module):
     """A UNet with added skips, encoder `stem`+`downs`, decoder mirrored: `residual`, its untrained output equals its
@@ -185,7 +186,7 @@ class Restorer(nn.Module):
 
 @dataclass(frozen=True)
 class Arch:
-    "A restoration architecture: its net from (config, classifier or None), its presets, where it works."
+    "A restoration architecture: its net from (config, classifier or None, its own upscale), presets, where it works."
     build: Callable
     presets: Registry
     encoder: bool = True  # built on a classifier's stem and stages (pretrained or not)
@@ -193,12 +194,14 @@ class Arch:
 
 def _act(cfg): return partial(GeneralRelu, leak=cfg['encoder']['leak'], sub=cfg['encoder']['sub'])
 
-def _tiny_unet(cfg, clf, cross=False): return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg))
-def _dynamic_unet(cfg, clf): return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=3, img_size=(64, 64))
-def _sr_resnet(cfg, clf): return SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks'])
-def _rep_resnet(cfg, clf):
-    return SRResNet(cfg['scale'], cfg['nf'], cfg['n_blocks'], partial(RepConv, expand=cfg['expand']))
-def _rfdn(cfg, clf): return LRNet(RFDNBody(cfg['nf'], cfg['n_blocks']), cfg['scale'], cfg['nf'])
+def _tiny_unet(cfg, clf, scale, cross=False):
+    return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg))
+def _dynamic_unet(cfg, clf, scale):
+    return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=3, img_size=(64, 64))
+def _sr_resnet(cfg, clf, scale): return SRResNet(scale, cfg['nf'], cfg['n_blocks'])
+def _rep_resnet(cfg, clf, scale):
+    return SRResNet(scale, cfg['nf'], cfg['n_blocks'], partial(RepConv, expand=cfg['expand']))
+def _rfdn(cfg, clf, scale): return LRNet(RFDNBody(cfg['nf'], cfg['n_blocks']), scale, cfg['nf'])
 
 UNET_PRESETS = Registry('UNet preset', {
     'reference': dict(nfs=(32, 64, 128, 256, 512, 1024), nbks=(1, 1, 1, 1, 1), stem='resblock', stem_ks=3,
@@ -219,10 +222,6 @@ ARCHS = Registry('arch', {
     'rfdn': Arch(_rfdn, RFDN_PRESETS, encoder=False, takes_lr=True),
 })
 
-def takes_lr(model):
-    "Whether a restoration model takes the low-resolution image itself (and upscales), not a pre-upsampled one."
-    return getattr(model, 'config', {}).get('input') == 'lr'
-
 def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
     "Config of a restoration model: arch, encoder (a classifier config, pretrained or not) and the rest."
     spec = ARCHS[arch]
@@ -233,29 +232,33 @@ def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
         encoder = encoder or classifier_config(None, **spec.presets[preset], drop=0., preact=False, n_out=1)
         cfg = dict(encoder=encoder, mean=encoder['mean'], std=encoder['std'],
                    input_range=encoder.get('input_range', (0., 1.)))
-    else: cfg = dict(spec.presets[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.), input='lr')
+    else: cfg = dict(spec.presets[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.))
+    if spec.takes_lr: cfg['input'] = 'lr'  # the arch's `takes_lr`, recorded for the card of every file it is saved in
     cfg = dict(kind='restorer', arch=arch, **cfg, scale=2, task='superres')
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg
 
 def restorer_from_config(cfg, encoder=None):
     "Build a restoration model from its config, around the stem and stages of `encoder` (a classifier) if given."
-    spec = ARCHS[cfg['arch']]
+    card = ModelCard.from_config(cfg)
+    spec = ARCHS[card.arch]
+    if card.takes_lr != spec.takes_lr:  # the arch decides; a config whose `input` says otherwise was mixed up
+        lr = {True: 'the low-resolution image (input=lr)', False: 'an upsampled image'}
+        raise UsageError(f'its config says {card.arch} reads {lr[card.takes_lr]}: it reads {lr[spec.takes_lr]}')
     clf = (encoder if encoder is not None else classifier_from_config(cfg['encoder'])) if spec.encoder else None
-    model = Restorer(spec.build(cfg, clf), cfg['mean'], cfg['std'], cfg.get('input_range', (0., 1.)))
-    if cfg.get('folded'): fold_rep_convs(model)  # saved as the plain net it computes
-    model.config = cfg
-    return model
+    model = Restorer(spec.build(cfg, clf, card.net_scale), card.mean, card.std, card.input_range)
+    if card.folded: fold_rep_convs(model)  # saved as the plain net it computes
+    return attach_card(model, card)
 
 def fold(model):
     "A restorer trained with re-parameterised convs as the plain net they compute (in place), for inference or export."
-    if fold_rep_convs(model): model.config = dict(model.config, folded=True)
+    if fold_rep_convs(model): update_config(model, folded=True)
     return model
 
 def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides):
     "A restoration model: from scratch (`preset`) or with a copy of the encoder of a trained `classifier_model`."
     if classifier_model is None: return restorer_from_config(restorer_config(arch, preset, **overrides))
-    cfg = restorer_config(arch, encoder=classifier_model.config, **overrides)
+    cfg = restorer_config(arch, encoder=classifier_model.card.config, **overrides)
     return restorer_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 
 class Segmenter(nn.Module):
@@ -293,16 +296,15 @@ def segmenter_config(arch='dynamic_unet', encoder=None, **overrides):
 
 def segmenter_from_config(cfg, encoder=None):
     "Build a segmentation model from its config, around the stem and stages of `encoder` (a classifier) if given."
+    card = ModelCard.from_config(cfg)
     clf = encoder if encoder is not None else classifier_from_config(cfg['encoder'])
-    model = Segmenter(SEGMENTERS[cfg['arch']](cfg, clf), cfg['size'], cfg['mean'], cfg['std'],
-                      cfg.get('input_range', (0., 1.)))
-    model.config = cfg
-    return model
+    net = SEGMENTERS[card.arch](cfg, clf)
+    return attach_card(Segmenter(net, card.size, card.mean, card.std, card.input_range), card)
 
 def segmenter(arch='dynamic_unet', classifier_model=None, pretrained=True, **overrides):
     """A segmentation model on the encoder of `classifier_model`: a copy of its weights if `pretrained`, else its
     architecture with fresh weights (None: the `cpu` classifier's, fresh)."""
-    encoder = getattr(classifier_model, 'config', None)
+    encoder = None if classifier_model is None else classifier_model.card.config
     cfg = segmenter_config(arch, encoder, **overrides)
     if classifier_model is None or not pretrained: return segmenter_from_config(cfg)
     return segmenter_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
@@ -342,19 +344,10 @@ def critic_config(arch='gan_critic', **overrides):
     "Config of a GAN critic (see `CRITICS`), `nf` features in its first layer, `n_blocks` halvings of the image."
     return dict(kind='critic', arch=arch, **dict(CRITICS[arch][1], **overrides), mean=(0.5,)*3, std=(0.25,)*3)
 
-def critic_min_size(cfg):
-    "The smallest image side the critic takes: each block halves it (fastai's, down to the 4x4 of its last conv)."
-    return (4 if cfg['arch'] == 'gan_critic' else 2) * 2 ** (cfg['n_blocks'] + 1)
-
 def critic_from_config(cfg):
     "A critic of [0,1] images, normalised as the restorers normalise, then the network its config names."
-    model = nn.Sequential(Normalizer(cfg['mean'], cfg['std']), CRITICS[cfg['arch']][0](cfg))
-    model.config = cfg
-    return model
-
-def model_kind(cfg):
-    "`classifier`, `restorer`, `segmenter` or `critic`, as its config says (older files: by their fields)."
-    return cfg.get('kind') or ('restorer' if 'arch' in cfg else 'classifier')
+    card = ModelCard.from_config(cfg)
+    return attach_card(nn.Sequential(Normalizer(card.mean, card.std), CRITICS[card.arch][0](cfg)), card)
 
 # what a config from a file may hold, as (low, high) whole numbers: a larger net is no model superres trains, and
 # building it would allocate before its weights are read
@@ -379,5 +372,6 @@ def check_config(cfg, where='config'):
 
 def model_from_config(cfg):
     "Rebuild any superres model from its saved config (weights are loaded separately)."
-    build = dict(restorer=restorer_from_config, segmenter=segmenter_from_config, critic=critic_from_config)
-    return build.get(model_kind(cfg), classifier_from_config)(cfg)
+    build = dict(classifier=classifier_from_config, restorer=restorer_from_config, segmenter=segmenter_from_config,
+                 critic=critic_from_config)
+    return build[config_kind(cfg)](cfg)

@@ -5,13 +5,16 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 
-__all__ = ['world_size', 'rank', 'local_device', 'process_group', 'share', 'gather', 'barrier']
+__all__ = ['world_size', 'rank', 'is_main_process', 'local_device', 'process_group', 'leave_together', 'share',
+           'gather', 'barrier']
 
 def world_size():
     "How many processes were launched together (1 when run alone), as the launcher's environment says."
     return int(os.environ.get('WORLD_SIZE', 1))
 
 def rank(): return int(os.environ.get('RANK', 0))
+
+def is_main_process(): return rank() == 0
 
 def local_device():
     "This process's device: its own GPU by local rank where there are GPUs, else the CPU."
@@ -25,9 +28,13 @@ def process_group():
     if created: dist.init_process_group('gloo')
     try: yield
     finally:
-        if created:
-            dist.barrier()
-            dist.destroy_process_group()
+        if created: leave_together()
+
+def leave_together():
+    "Wait for every process, then end the group: a process leaving alone aborts the others."
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 def _joined(): return world_size() > 1 and dist.is_initialized()
 

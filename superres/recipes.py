@@ -19,6 +19,7 @@ from .callbacks import (
     WeightAverage,
     save_weights,
 )
+from .card import update_config
 from .data import (
     PIPELINES,
     classification_dls,
@@ -29,15 +30,16 @@ from .data import (
     segmentation_dls,
 )
 from .degradations import task_degradation
-from .distributed import data_parallel, is_main_process, main_process_first
+from .distributed import data_parallel, main_process_first
 from .errors import UsageError
 from .evaluate import evaluate_segmenter
 from .files import atomic_write_text
 from .gan import CRITIC_THRESH, GAN_WEIGHT, gan_learner, load_critic
-from .hub import load_classifier, load_restorer
+from .hub import load_classifier, load_restorer, set_parent_weights
 from .learner import classifier_learner, export_learner, restoration_learner, segmentation_learner
-from .models import ARCHS, critic_min_size
+from .models import ARCHS
 from .plots import plot_history, show_masks_png, show_results_png
+from .ranks import is_main_process
 
 __all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer',
            'train_segmenter']
@@ -132,7 +134,7 @@ def train_classifier(out, data=None, preset=None, classes=None, per_class=None, 
         else: dls = decoded_dls(data, **subset)
     learn = classifier_learner(dls, preset=preset, label_smoothing=label_smoothing, precision=precision,
                                model_kwargs=model_kwargs, path=out, wd=wd)
-    learn.model.config['size'] = size
+    update_config(learn.model, size=size)
     cbs = [WeightAverage(ema)] if ema else []
     if mixup: cbs.append(MixUp(mixup))  # fastai's own: blended images, blended losses
     if cutmix: cbs.append(CutMix(cutmix))
@@ -166,7 +168,7 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
     critic = _critic(critic, critic_arch, size) if gan else None  # after seeding: a new critic starts the same
     clf = load_classifier(classifier, trust_pickle) if classifier or loss == 'perceptual' else None
     base = load_restorer(init, trust_pickle, device='cpu', scale=scale, folded=False) if init is not None else None
-    if base is not None: arch = base.config['arch']
+    if base is not None: arch = base.card.arch
     deg = task_degradation(task, scale, down, up, lr_input=ARCHS[arch].takes_lr)
     dls = _paired_data(data, deg, pipeline, num_workers, size=size, classes=classes, per_class=per_class,
                        val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad,
@@ -187,8 +189,8 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
 def _critic(path, arch, size):
     "The critic of a `gan` run (new, or an earlier run's), checked to judge crops of `size`."
     critic = load_critic(path, arch)
-    if size < critic_min_size(critic.config):
-        raise UsageError(f'`gan` needs a `size` of at least {critic_min_size(critic.config)}, the smallest image its '
+    if size < critic.card.min_size:
+        raise UsageError(f'`gan` needs a `size` of at least {critic.card.min_size}, the smallest image its '
                          f'critic judges, not {size}')
     return critic
 
@@ -197,7 +199,7 @@ def _gan(learn, base, critic, weight, critic_thresh, precision):
     if learn.new_params:
         raise UsageError('`gan` fine-tunes a generator of the same task and scale as `init`: train that first, '
                          f'then fine-tune it with `gan` (`init` lacks {len(learn.new_params)} of its weights)')
-    learn.model.parent_weights = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    set_parent_weights(learn.model, {k: v.detach().clone() for k, v in base.state_dict().items()})
     return gan_learner(learn, critic, weight, critic_thresh, precision)
 
 def train_segmenter(out, data=None, arch='dynamic_unet', classifier=None, trust_pickle=False, pretrained=True,

@@ -4,7 +4,6 @@ from PIL import Image
 
 from .errors import ModelError, UsageError, broken_outputs
 from .images import image_to_tensor, pil_bicubic, tensor_to_array
-from .models import takes_lr
 
 __all__ = ['TILE', 'GPU_TILE', 'OVERLAP', 'STRIP_PIXELS', 'model_device', 'default_tile', 'check_tiling', 'refine',
            'restore', 'image_rows', 'restore_in_strips']
@@ -44,7 +43,7 @@ def check_tiling(model, tile, overlap):
     return tile
 
 def _forward(model, x, tile, scale=1):
-    """The model's output in fp32, checked, not assumed: the size its config promises (x`scale`) and finite values,
+    """The model's output in fp32, checked, not assumed: the size its card promises (x`scale`) and finite values,
     else a one-line ModelError for this image (non-finite bf16/fp16 values are retried in fp32 first: CPU bf16 convs
     gave NaN at random on 1-pixel-wide inputs, 1 run in 10); a GPU running out of memory becomes advice instead."""
     try: y = model(x).float()
@@ -65,7 +64,7 @@ def _forward(model, x, tile, scale=1):
 def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
     "Restore [0,1] CHW `img` in overlapping feather-blended input tiles on the model's device; `progress(done, total)`."
     c, h, w = img.shape
-    s = model.config['scale'] if takes_lr(model) else 1
+    s = model.card.net_scale
     tile, dev = check_tiling(model, tile, overlap), model_device(model)
     if h <= tile and w <= tile: return _forward(model, img[None].to(dev), tile, s)[0].cpu()
     out, weight = torch.zeros(c, h*s, w*s, device=dev), torch.zeros(1, h*s, w*s, device=dev)
@@ -86,7 +85,7 @@ def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
 
 def restore(model, lr, size, tile=None, overlap=OVERLAP, progress=None):
     "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
-    if takes_lr(model): return refine(model, lr, tile, overlap, progress=progress)
+    if model.card.takes_lr: return refine(model, lr, tile, overlap, progress=progress)
     return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap, progress=progress)
 
 # input pixels per strip: more costs memory, fewer costs context rows (BENCHMARKS.md, "A huge photo")
@@ -107,7 +106,7 @@ def restore_in_strips(model, rows, in_size, out_size, mode, tile=None, overlap=O
     (w, h), (ow, oh) = in_size, out_size
     tile = check_tiling(model, tile, overlap)
     s = oh / h
-    strip = _strip_rows(w, 1 if takes_lr(model) else s, tile, overlap)
+    strip = _strip_rows(w, 1 if model.card.takes_lr else s, tile, overlap)
     out, starts = None, list(range(0, h, strip))
     for k, a in enumerate(starts):
         b = min(h, a + strip)

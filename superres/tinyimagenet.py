@@ -197,7 +197,6 @@ def find_bad_images(files):
 
 def is_tiny_imagenet(path):
     "Whether `path` is a Tiny ImageNet zip or folder rather than a plain folder of images."
-    if path is None: return True
     path = Path(path)
     return path.is_file() or (_root_in(path)/'wnids.txt').exists()
 

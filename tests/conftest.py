@@ -111,11 +111,10 @@ def randomised(model, seed=0):
 
 def untrained_task_model(task):
     "An untrained restorer (the identity) that says it was trained for `task` at scale 1."
+    from superres.card import update_config
     from superres.degradations import parse_degradation
     from superres.models import restorer
-    m = restorer().eval()
-    m.config['task'], m.config['scale'] = parse_degradation(task).spec, 1
-    return m
+    return update_config(restorer().eval(), task=parse_degradation(task).spec, scale=1)
 
 def run_cli(*args, **kw):
     "The real console command in a subprocess, as a user runs it."

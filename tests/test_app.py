@@ -57,7 +57,7 @@ def test_shipped_models_serve_each_scale_and_say_so(tmp_path):
         (_, after), _, status = restore_upload(models, tmp_path/'p.png', 'superres', scale=scale)
         assert after.size == (30 * scale, 20 * scale)
         assert ('resized to x3' in status) if scale == 3 else 'pass' not in status  # x3: the x4 model, resized
-    assert models['superres'].pick(1.5).config['scale'] == 2 and models['superres'].pick(8).config['scale'] == 4
+    assert models['superres'].pick(1.5).card.scale == 2 and models['superres'].pick(8).card.scale == 4
     assert list(models) == ['superres', REAL_PHOTO] and 'real-photo' in models[REAL_PHOTO].source
     (_, after), _, status = restore_upload(models, tmp_path/'p.png', REAL_PHOTO, scale=2)
     assert after.size == (60, 40) and 'model is x4' in status  # the real-photo model is x4: resized down, said

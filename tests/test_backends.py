@@ -12,6 +12,7 @@ from PIL import Image
 
 from superres import backends
 from superres.backends import OpenVinoModel, resolve_backend, with_backend
+from superres.card import ModelCard
 from superres.cli import main
 from superres.errors import UsageError
 from superres.evaluate import evaluate_sr
@@ -87,7 +88,7 @@ def test_openvino_gives_pytorchs_output(name):
 
 class DataDependent(torch.nn.Module):
     "A network the exporter cannot trace: the branch it takes depends on its input's values."
-    config = {'kind': 'restorer', 'scale': 1, 'task': 'denoise'}
+    card = ModelCard.from_config({'kind': 'restorer', 'arch': 'data_dependent', 'task': 'denoise'})
     def forward(self, x): return x * 2 if x.mean() > 0.5 else x
 
 @openvino

@@ -15,19 +15,19 @@ from matplotlib import cbook
 from PIL import Image
 
 from superres.evaluate import evaluate, evaluate_sr
-from superres.hub import WEIGHTS, bundled_model_file, load_classifier, load_restorer, shipped_scales
+from superres.hub import WEIGHTS, load_classifier, load_restorer, shipped_model_file, shipped_scales
 from superres.inference import upscale_image
 from superres.precision import inference_precision, resolve_precision
 
 
-def test_bundled_weights_are_small_safe_and_lazy():
+def test_shipped_weights_are_small_safe_and_lazy():
     files = list(WEIGHTS.glob('*.pth'))
     assert files and sum(f.stat().st_size for f in files) < 20 * 2**20
     assert shipped_scales() == [2, 4]  # x3: the x4 model resized, above bicubic on every image (BENCHMARKS.md)
     for s in shipped_scales():
-        saved = torch.load(bundled_model_file(s), weights_only=True)  # no pickle: plain tensors and a config
+        saved = torch.load(shipped_model_file(s), weights_only=True)  # no pickle: plain tensors and a config
         assert saved['config']['scale'] == s and saved['config']['task'].startswith('superres')
-        assert bundled_model_file(s).stat().st_size < 2 * 2**20  # float16
+        assert shipped_model_file(s).stat().st_size < 2 * 2**20  # float16
     code = ("import sys; opened = []\n"
             "sys.addaudithook(lambda e, a: opened.append(a[0])\n"
             "                 if e == 'open' and str(a[0]).endswith('.pth') else None)\n"
@@ -37,15 +37,15 @@ def test_bundled_weights_are_small_safe_and_lazy():
     assert r.returncode == 0 and r.stdout.split() == ['0', '1'], r.stderr  # read on first use, not at import
 
 @pytest.mark.parametrize('scale', [2, 4])
-def test_each_bundled_model_upscales_any_size(scale):
+def test_each_shipped_model_upscales_any_size(scale):
     model = load_restorer(scale=scale)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8))
     out, notes = upscale_image(model, img)
-    assert model.config['scale'] == scale and out.size == (53 * scale, 37 * scale) and notes == []
+    assert model.card.scale == scale and out.size == (53 * scale, 37 * scale) and notes == []
     out, notes = upscale_image(model, img, scale=scale * 2)
     assert out.size == (53 * scale * 2, 37 * scale * 2) and '2 pass' in notes[0]
 
-def test_bundled_model_beats_bicubic_on_a_real_photo(tmp_path):
+def test_shipped_model_beats_bicubic_on_a_real_photo(tmp_path):
     shutil.copy(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False), tmp_path/'grace_hopper.jpg')
     mean = evaluate_sr(tmp_path, 2, load_restorer())['mean']
     # measured: 33.56 dB against bicubic's 30.45 (+3.11), SSIM 0.919 against 0.886
@@ -92,7 +92,7 @@ def test_shipped_classifier_is_what_the_readme_says():
     from superres.tinyimagenet import TinyImageNet, find_tiny_imagenet
     assert set(torch.load(SHIPPED_CLASSIFIER, weights_only=True)) == {'config', 'state_dict', 'sha256'}
     model = load_classifier()  # no path: the shipped one
-    assert len(model.config['vocab']) == 200
+    assert len(model.card.vocab) == 200
     data = TinyImageNet(find_tiny_imagenet(real_data()), val_per_class=5)
     files = data.val_files()
     top1 = sum(r[0][1] == data.label(f) for r, f in zip(predict_topk(model, files, k=1), files)) / len(files)

@@ -30,7 +30,7 @@ def test_train_then_predict_end_to_end(tiny_root, tmp_path):
     assert run('classify', 'predict', img, '--model', out/'export.pkl').returncode == 2  # a pickle needs --trust-pickle
     clf = load_classifier(out)
     with torch.no_grad(): direct, direct_idx = clf(prepare_image(img)[None]).softmax(1)[0].topk(5)  # the model itself
-    vocab = clf.config['vocab']
+    vocab = clf.card.vocab
     for model in (out, out/'model.pth', out/'export.pkl'):
         p = run('classify', 'predict', img, '--model', model, '--json', '-', '--trust-pickle')
         assert p.returncode == 0, p.stderr

@@ -24,7 +24,8 @@ from superres.export import export_onnx, load_onnx  # noqa: E402
 def test_onnx_matches_pytorch_at_any_size(make, tmp_path):
     model = randomised(make())
     onnx_model = load_onnx(export_onnx(model, tmp_path/'m.onnx'))
-    assert onnx_model.config == json.loads(json.dumps(model.config))
+    assert onnx_model.card.config == json.loads(json.dumps(model.card.config))
+    assert (onnx_model.card.kind, onnx_model.card.scale) == (model.card.kind, model.card.scale)
     for shape in ((1, 3, 64, 64), (2, 3, 37, 50), (1, 3, 90, 131)):
         x = torch.rand(shape)
         with torch.no_grad(): want = model(x)

@@ -61,7 +61,7 @@ def test_gan_recipe_trains_the_generator_and_saves_the_critic_apart(gan_run, par
     assert sum(not torch.equal(after[k], before[k]) for k in after) >= len(after) // 2  # the generator trained
     assert all(torch.equal(saved['parent_state_dict'][k], before[k]) for k in before)  # the parent kept as it was
     critic = load_critic(gan_run/'critic.pth')
-    assert critic.config['kind'] == 'critic' and critic(torch.rand(2, 3, 64, 64)).shape[0] == 2
+    assert critic.card.kind == 'critic' and critic(torch.rand(2, 3, 64, 64)).shape[0] == 2
     rows = (gan_run/'history.csv').read_text().splitlines()
     assert len(rows) == 3 and {'gen_loss', 'crit_loss', 'psnr'} <= set(rows[0].split(','))
     metrics = json.loads((gan_run/'metrics.json').read_text())
@@ -151,7 +151,7 @@ def test_unet_critic_with_sharpened_targets_and_an_averaged_generator(photos, pa
     args = dict(_gan_args(photos, parent, tmp_path/'run'), critic_arch='unet_critic', sharpen_target=0.5, ema=0.9)
     train_restorer(critic_thresh=1.0, **args)
     critic = load_critic(tmp_path/'run'/'critic.pth', 'unet_critic')
-    assert critic.config['arch'] == 'unet_critic' and critic(torch.rand(2, 3, 64, 64)).shape == (2, 64 * 64)
+    assert critic.card.arch == 'unet_critic' and critic(torch.rand(2, 3, 64, 64)).shape == (2, 64 * 64)
     before, after = load_model(parent).state_dict(), load_model(tmp_path/'run'/'model.pth').state_dict()
     assert sum(not torch.equal(after[k], before[k]) for k in after) >= len(after) // 2
     assert 'average' in torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)

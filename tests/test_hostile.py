@@ -271,7 +271,7 @@ def test_a_garbled_model_file_is_one_line(capsys, tmp_path, data):
                                     dict(nf=1024, n_blocks=64)])  # within each bound, 600M weights together
 def test_absurd_config_values_are_one_line(capsys, tmp_path, change):
     from superres.models import restorer
-    config = {**restorer('sr_resnet').config, **change}
+    config = {**restorer('sr_resnet').card.config, **change}
     rc, _, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model',
                      _saved(tmp_path/'model.pth', config))
     assert rc == 2 and 'not a usable superres model file' in one_line(err)
@@ -309,7 +309,7 @@ def test_an_onnx_graph_whose_output_disagrees_with_its_scale_fails_each_image(ca
 
     from superres.models import restorer
     model = _onnx_file(tmp_path/'m.onnx', [helper.make_node('Identity', ['image'], ['output'])],
-                       restorer('sr_resnet').config)  # claims x2, on the low-resolution image
+                       restorer('sr_resnet').card.config)  # claims x2, on the low-resolution image
     rc, out, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model', model,
                        '--backend', backend)
     lines = [line for line in err.strip().splitlines() if 'note:' not in line]
@@ -324,7 +324,7 @@ def test_onnx_runtime_errors_fail_each_image_and_the_run_goes_on(capsys, tmp_pat
     from superres.models import restorer
     shape = helper.make_tensor('shape', TensorProto.INT64, [4], [1, 3, 1000, 1000])  # fits no input it is given
     model = _onnx_file(tmp_path/'m.onnx', [helper.make_node('Reshape', ['image', 'shape'], ['output'])],
-                       restorer('sr_resnet').config, [shape])
+                       restorer('sr_resnet').card.config, [shape])
     rc, out, err = cli(capsys, 'upscale', _two_images(tmp_path/'in'), '-o', tmp_path/'out', '--model', model,
                        '--backend', backend)
     lines = [line for line in err.strip().splitlines() if 'note:' not in line]
@@ -333,10 +333,11 @@ def test_onnx_runtime_errors_fail_each_image_and_the_run_goes_on(capsys, tmp_pat
 
 def test_the_output_check_is_where_every_model_pass_goes():
     "The same check in the library: an identity network that claims x2 is refused by `refine`, not written."
+    from superres.card import ModelCard
     from superres.errors import ModelError
     from superres.tiling import refine
     class Liar(torch.nn.Module):
-        config = dict(scale=2, input='lr')
+        card = ModelCard.from_config(dict(kind='restorer', arch='liar', scale=2, input='lr'))
         def forward(self, x): return x
     with pytest.raises(ModelError, match='x2'): refine(Liar(), torch.rand(3, 8, 8))
 

@@ -34,7 +34,7 @@ def test_learner_overfits_one_batch(dls):
 
 def test_learner_defaults(dls):
     learn = classifier_learner(dls, preset='cpu_small')
-    assert learn.model.config['vocab'] == list(dls.vocab) and learn.model.config['names'][0] == 'thing0'
+    assert learn.model.card.vocab == tuple(dls.vocab) and learn.model.card.names[0] == 'thing0'
     assert learn.model[0].mean.flatten().tolist() == pytest.approx(dls.stats[0])
     assert learn.opt_func.keywords['eps'] == 1e-5
     assert [m.name for m in learn.metrics] == ['accuracy', 'top5_accuracy']

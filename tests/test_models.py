@@ -16,7 +16,6 @@ from superres.models import (
     classifier,
     classifier_config,
     classifier_from_config,
-    model_kind,
     restorer,
 )
 
@@ -36,7 +35,7 @@ def test_preset_sizes_follow_reference():
 
 def test_config_roundtrip_and_errors():
     m = classifier('cpu_small', n_out=7, mean=(0.1, 0.2, 0.3))
-    m2 = classifier_from_config(m.config)
+    m2 = classifier_from_config(m.card.config)
     m2.load_state_dict(m.state_dict())
     x = torch.rand(2, 3, 64, 64)
     assert torch.equal(m.eval()(x), m2.eval()(x))
@@ -46,9 +45,9 @@ def test_config_roundtrip_and_errors():
 
 def test_new_configs_name_their_kind():
     clf, sr = classifier('cpu_small', n_out=3), restorer()
-    assert clf.config['kind'] == 'classifier' and sr.config['kind'] == 'restorer'
-    assert restorer('sr_resnet').config['kind'] == restorer(classifier_model=clf).config['kind'] == 'restorer'
-    assert model_kind(clf.config) == 'classifier' and model_kind(sr.config) == 'restorer'
+    assert clf.card.config['kind'] == 'classifier' and sr.card.config['kind'] == 'restorer'
+    assert restorer('sr_resnet').card.kind == restorer(classifier_model=clf).card.kind == 'restorer'
+    assert clf.card.kind == 'classifier' and sr.card.kind == 'restorer'
 
 def test_summary_works():
     from fastai.data.core import DataLoaders
@@ -94,7 +93,7 @@ def test_rep_resnet_folds_into_the_plain_net_it_computes(scale, tmp_path):
     assert (want - F.interpolate(x, scale_factor=scale)).abs().max() > 0.1
     save_model(model, tmp_path/'model.pth')
     plain, wide = load_restorer(tmp_path/'model.pth', device='cpu'), load_restorer(tmp_path/'model.pth', folded=False)
-    assert not any(isinstance(m, RepConv) for m in plain.modules()) and plain.config['folded']
+    assert not any(isinstance(m, RepConv) for m in plain.modules()) and plain.card.folded
     assert sum(isinstance(m, RepConv) for m in wide.modules()) == 2 * 2 + 2  # head, two per block, the body's last
     plain_params = sum(p.numel() for p in plain.parameters())
     assert plain_params == sum(p.numel() for p in restorer('sr_resnet', scale=scale, n_blocks=2, nf=16).parameters())

@@ -15,7 +15,7 @@ from superres.data import sr_dls
 from superres.errors import UsageError
 from superres.hub import load_restorer
 from superres.inference import upscale_image
-from superres.models import classifier, restorer, takes_lr
+from superres.models import classifier, restorer
 from superres.recipes import train_classifier, train_restorer
 
 
@@ -51,14 +51,14 @@ def test_sr_resnet_works_in_low_resolution_and_starts_as_bicubic(tiny_root, tmp_
     model = restorer('sr_resnet', scale=3).eval()
     x = torch.rand(2, 3, 10, 14)
     assert torch.allclose(model(x), F.interpolate(x, scale_factor=3, mode='bicubic'), atol=1e-5)
-    assert takes_lr(model) and not takes_lr(restorer())
+    assert model.card.takes_lr and not restorer().card.takes_lr
     dls = sr_dls(tiny_root, scale=2, size=48, classes=3, bs=4, erase=0, num_workers=0)
     learn = train_restorer(tmp_path/'run', data=tiny_root, arch='sr_resnet', loss='l1', classes=3, epochs=1, bs=4,
                            size=48, erase=0, precision='fp32', seed=0)
     xb, yb = learn.dls.one_batch()
     assert xb.shape[-2:] == (24, 24) and yb.shape[-2:] == (48, 48)
     loaded = load_restorer(tmp_path/'run')
-    assert loaded.config['arch'] == 'sr_resnet' and torch.equal(loaded.net.up[0].weight, learn.model.net.up[0].weight)
+    assert loaded.card.arch == 'sr_resnet' and torch.equal(loaded.net.up[0].weight, learn.model.net.up[0].weight)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 90, 3), dtype=np.uint8))
     out, _ = upscale_image(loaded, img, tile=64, overlap=16)
     whole, _ = upscale_image(loaded, img, tile=1024)

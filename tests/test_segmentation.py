@@ -83,7 +83,8 @@ def test_segmenter_file_round_trip_and_kind(tmp_path, arch):
     x = torch.rand(2, 3, 50, 70)
     assert model(x).shape == (2, 2, 50, 70), 'logits of both classes at the input size'
     loaded = load_segmenter(save_model(model, tmp_path/'model.pth'))
-    assert torch.allclose(loaded(x), model(x), atol=1e-5) and loaded.config['kind'] == 'segmenter'
+    assert torch.allclose(loaded(x), model(x), atol=1e-5)
+    assert (loaded.card.kind, loaded.card.size, loaded.card.codes) == ('segmenter', 32, ('background', 'object'))
     with pytest.raises(ModelError, match='is a segmentation model, not a restoration model'):
         load_restorer(tmp_path/'model.pth')
 
@@ -105,7 +106,7 @@ def test_pretrained_segmenter_starts_from_the_classifier_and_freezes_it(tiny_roo
     assert all(p.requires_grad for p in learn.model.net.ups.parameters()), 'the decoder trains'
     scratch = segmentation_learner(dls, 'tiny_unet', clf, pretrained=False, size=32, precision='fp32')
     assert not torch.equal(scratch.model.encoder[0][0].weight, clf.stem[0].weight)
-    assert scratch.model.config['encoder']['nfs'] == clf.config['nfs'], "the classifier's architecture, fresh"
+    assert scratch.model.card.config['encoder']['nfs'] == clf.card.config['nfs'], "the classifier's architecture, fresh"
 
 def test_train_segmenter_writes_a_scored_run(tiny_root, tmp_path):
     from superres.recipes import train_segmenter
@@ -117,7 +118,7 @@ def test_train_segmenter_writes_a_scored_run(tiny_root, tmp_path):
     constant = best_constant_box([tin.box(f) for f in tin.train_files()])[0]
     assert metrics['images'] == 4 and 0 <= metrics['box_iou'] <= 1 and metrics['constant_box'] == list(constant)
     assert metrics['epochs'] == 2 and np.asarray(Image.open(out/'results.png').convert('L')).std() > 10, 'a picture'
-    assert load_segmenter(out).config['pretrained_encoder']
+    assert load_segmenter(out).card.config['pretrained_encoder']
 
 @pytest.fixture(scope='module')
 def seg_model(tmp_path_factory):

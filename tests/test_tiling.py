@@ -7,14 +7,18 @@ import pytest
 import torch
 from torch import nn
 
+from superres.card import ModelCard, attach_card
 from superres.errors import UsageError
 from superres.models import Restorer
 from superres.tiling import STRIP_PIXELS, _starts, _strip_rows, refine
+
+SAME_SIZE = ModelCard.from_config(dict(kind='restorer', arch='test_net', task='denoise'))  # a card: x1, full-size input
 
 
 def test_tiled_equals_untiled():
     torch.manual_seed(0)
     local = Restorer(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))).eval()
+    attach_card(local, SAME_SIZE)
     x = torch.rand(3, 150, 203)
     with torch.inference_mode(): full = local(x[None])[0]
     assert torch.allclose(refine(local, x, tile=64, overlap=8), full, atol=1e-5)
@@ -31,7 +35,7 @@ def test_strips_fill_whole_tiles_within_the_memory_budget(w, sm, tile):
 
 def test_gpu_out_of_memory_says_what_to_do():
     class Hungry(nn.Module):
-        config = dict(scale=1)
+        card = SAME_SIZE
         def __init__(self): super().__init__(); self.w = nn.Parameter(torch.zeros(1))
         def forward(self, x): raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 8.00 GiB')
     with pytest.raises(UsageError, match='smaller `tile`, e.g. 256'): refine(Hungry(), torch.rand(3, 40, 40), tile=512)

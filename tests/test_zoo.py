@@ -39,7 +39,7 @@ def zoo(tmp_path, monkeypatch):
 
 def test_each_scale_gets_the_next_larger_shipped_model(zoo):
     assert [shipped_scale_for(s) for s in (1.5, 2, 3, 4, 8)] == [2, 2, 4, 4, 4]
-    assert load_restorer(scale=3).config['scale'] == 4 and load_restorer('default').config['scale'] == 2
+    assert load_restorer(scale=3).card.scale == 4 and load_restorer('default').card.scale == 2
     img = noise(30, 20)
     out, notes = upscale_image(load_restorer(scale=3), img, 3)
     assert out.size == (90, 60) and notes == ['model is x4: ran 1 pass(es) then resized to x3']
@@ -47,7 +47,7 @@ def test_each_scale_gets_the_next_larger_shipped_model(zoo):
     assert out.size == (240, 160) and '2 pass' in notes[0]
 
 def test_shipped_classifier_is_the_default_and_its_absence_is_one_clear_error(zoo, monkeypatch, tmp_path):
-    assert load_classifier().config['vocab'] == list('abc')
+    assert load_classifier().card.vocab == tuple('abc')
     monkeypatch.setattr(hub, 'SHIPPED_CLASSIFIER', tmp_path/'none.pth')
     with pytest.raises(ModelError, match='no shipped classifier'): load_classifier()
 
@@ -74,12 +74,12 @@ def test_self_ensemble_averages_the_eight_symmetries():
         # the ensemble is symmetric itself: flipping the input flips the output
         assert torch.allclose(ens(x.flip(-1)), out.flip(-1), atol=1e-5)
         assert torch.allclose(ens(torch.rot90(x, 1, (-2, -1))), torch.rot90(out, 1, (-2, -1)), atol=1e-5)
-    assert ens.config is model.config
+    assert ens.card is model.card
 
 @pytest.mark.parametrize('hw', [(1, 1), (5, 7), (40, 33)])
 def test_rfdn_takes_any_size_and_starts_as_bicubic(hw):
     model = restorer('rfdn', 'reference', scale=3).eval()
-    assert model.config['input'] == 'lr' and 400_000 < sum(p.numel() for p in model.parameters()) < 450_000
+    assert model.card.takes_lr and 400_000 < sum(p.numel() for p in model.parameters()) < 450_000
     x = torch.rand(1, 3, *hw)
     with torch.no_grad(): out = model(x)
     bicubic = torch.nn.functional.interpolate(x, scale_factor=3, mode='bicubic', align_corners=False)
@@ -101,7 +101,7 @@ def _learner(tiny_root, init_model):
 def test_fine_tuning_from_another_scale_keeps_the_body_and_follows_fastai_fine_tune(tiny_root, tmp_path):
     x2 = randomised(restorer('sr_resnet', nf=8, n_blocks=1, scale=2))
     learn = _learner(tiny_root, x2)
-    assert learn.model.config['scale'] == 4 and learn.new_params == ['net.up.0.weight', 'net.up.0.bias']
+    assert learn.model.card.scale == 4 and learn.new_params == ['net.up.0.weight', 'net.up.0.bias']
     assert torch.equal(learn.model.net.body[0].convs[0][0].weight, x2.net.body[0].convs[0][0].weight)
     ours, theirs = LRs(), LRs()
     learn.add_cb(ours)
@@ -116,7 +116,7 @@ def test_train_from_the_shipped_model_at_another_scale(zoo, tiny_root, tmp_path)
     learn = train_restorer(tmp_path/'run', data=tiny_root, init='default', scale=3, loss='l1', classes=2, epochs=1,
                            bs=4, size=48, erase=0, precision='fp32')
     m = load_restorer(tmp_path/'run')
-    assert m.config['scale'] == 3 and m.config['arch'] == 'sr_resnet' and m.config['nf'] == 8  # the x4 model's body
+    assert m.card.scale == 3 and m.card.arch == 'sr_resnet' and m.card.config['nf'] == 8  # the x4 model's body
     assert learn.new_params == ['net.up.0.weight', 'net.up.0.bias']
 
 def test_several_sources_mix_tiny_imagenet_with_photo_crops(tiny_root, tmp_path):

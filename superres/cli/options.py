@@ -95,7 +95,7 @@ def report_run(out, files):
     "A training run's final metrics, printed once (by rank 0 when data-parallel)."
     from pathlib import Path
 
-    from ..distributed import is_main_process
+    from ..ranks import is_main_process
     if not is_main_process(): return
     print(json.dumps(json.loads((Path(out)/'metrics.json').read_text())))
     print(f'wrote {out}/{files}')

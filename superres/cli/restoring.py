@@ -96,8 +96,8 @@ def cmd_export(a):
 
     from ..errors import UsageError
     from ..export import export_onnx
-    from ..hub import bundled_model_file, load_any
-    model = load_any(a.model if a.model is not None else bundled_model_file(2), a.trust_pickle)
+    from ..hub import load_any, shipped_model_file
+    model = load_any(a.model if a.model is not None else shipped_model_file(2), a.trust_pickle)
     if not isinstance(model, nn.Module): raise UsageError(f'{a.model} is already an ONNX model; '
                                                           'pass a model.pth or a run folder')
     print(f'wrote {export_onnx(model, a.onnx)} (ONNX, any height and width; `--model` of upscale/restore takes it)')

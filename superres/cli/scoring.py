@@ -62,15 +62,14 @@ def _task_scale(a):
 def cmd_evaluate(a):
     from ..evaluate import evaluate
     from ..hub import load_classifier
-    from ..inference import model_degradation
     from ..tinyimagenet import find_tiny_imagenet, is_tiny_imagenet
     model = _evaluated_model(a)
-    task = a.task or (model_degradation(model) if model is not None else task_spec('superres'))
+    task = a.task or (model.card.task if model is not None else task_spec('superres'))
     clf = load_classifier(a.classifier, a.trust_pickle) if a.classifier else None
     hr = Path(a.hr_dir)
     if hr.is_file() or (hr.is_dir() and is_tiny_imagenet(hr)): hr = find_tiny_imagenet(hr)/'val'/'images'
     bar = sys.stdout.isatty() and a.json != '-'  # a progress bar for a person, not in a pipe or JSON on stdout
-    scale = _task_scale(a) or (model.config.get('scale', 2) if model is not None else 2)
+    scale = _task_scale(a) or (model.card.scale if model is not None else 2)
     report = evaluate(hr, task, model, scale=scale, limit=a.limit, seed=a.seed, baselines=a.baselines,
                       classifier=clf, tile=a.tile, precision=a.precision, progress=bar)
     if a.json: emit_json(a.json, report)
