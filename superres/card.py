@@ -9,7 +9,7 @@ from .errors import UsageError
 
 __all__ = ['KINDS', 'CRITIC_ENDS', 'config_kind', 'ModelCard', 'attach_card', 'update_config']
 
-KINDS = ('classifier', 'restorer', 'critic')
+KINDS = ('classifier', 'restorer', 'segmenter', 'critic')
 # the side a critic's last block needs: fastai's gan_critic ends in a 4x4 conv; the image is halved `n_blocks` + 1
 # times on the way (`ModelCard.min_size`)
 CRITIC_ENDS = {'gan_critic': 4, 'unet_critic': 2}
@@ -70,18 +70,21 @@ def _strength(config):
 @dataclass(frozen=True)
 class ModelCard:
     "What a model is, as its readers ask it (is it an upscaler? by how much? for what task?): one answer each."
-    kind: str  # classifier, restorer or critic
-    arch: str | None  # the restoration or critic network (`models.ARCHS`, `models.CRITICS`); None for classifiers
+    kind: str  # classifier, restorer, segmenter or critic
+    arch: str | None  # the restoration, segmentation or critic network (`models.ARCHS`, `SEGMENTERS`, `CRITICS`);
+    # None for classifiers
     scale: int  # output side / input side of a restoration (upsampling before the net included); 1 for the others
     task: Degradation | None = field(compare=False)  # what a restorer was trained to undo; compared by `config`
     takes_lr: bool  # the net reads the low-resolution image and upscales it itself (else a bicubic upsample of it)
     mean: tuple  # per-channel normalisation inside the model (superres's default where a config gives none)
     std: tuple
     input_range: tuple  # the value range of the images it takes
-    size: int | None  # the side of the crops it was trained on: what a classifier's features expect
+    size: int | None  # the side of the crops it was trained on: what a classifier's features expect; the side a
+    # segmenter resizes its input to
     min_size: int  # the smallest image side it takes (critics: their blocks halve it)
     vocab: tuple  # a classifier's class ids (Tiny ImageNet wnids) by output index
     names: tuple  # a classifier's readable class names by output index
+    codes: tuple  # a segmenter's mask classes by output channel (background first)
     parent: bool  # its file holds the PSNR parent weights that `strength` blends towards
     strength: float | None  # the strength it runs at by default, where it holds a parent (None: 1, itself)
     folded: bool  # re-parameterised convs saved as the plain convs they compute
@@ -95,15 +98,19 @@ class ModelCard:
         arch = None if classifier else config.get('arch')
         if not classifier and not isinstance(arch, str): raise _refused('arch', arch, 'a network name')
         task = _task(config) if restorer else None
+        segmenter = kind == 'segmenter'
         vocab = _words(config, 'vocab') if classifier else ()
         names = _words(config, 'names', vocab) if classifier else ()
         if len(names) != len(vocab): raise _refused('names', names, f'{len(vocab)} names, one per class')
+        codes = _words(config, 'codes') if segmenter else ()
+        if segmenter and len(codes) < 2: raise _refused('codes', codes, 'two or more mask classes')
         return cls(kind=kind, arch=arch, scale=_whole(config, 'scale', task.scale) if restorer else 1, task=task,
                    takes_lr=restorer and config.get('input') == 'lr', mean=_numbers(config, 'mean', 3, (0.5,) * 3),
                    std=_numbers(config, 'std', 3, (0.25,) * 3),
                    input_range=_numbers(config, 'input_range', 2, (0., 1.)),
-                   size=_whole(config, 'size', 64 if classifier else None), min_size=_min_size(config, kind, arch),
-                   vocab=vocab, names=names, parent=parent, strength=_strength(config),
+                   size=_whole(config, 'size', 64 if classifier or segmenter else None),
+                   min_size=_min_size(config, kind, arch),
+                   vocab=vocab, names=names, codes=codes, parent=parent, strength=_strength(config),
                    folded=bool(config.get('folded')), config=config)
 
     @property

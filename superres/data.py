@@ -1,4 +1,5 @@
-"""fastai DataLoaders: classification and restoration pairs, per-item DataBlocks or batches from the decoded cache."""
+"""fastai DataLoaders: classification, restoration pairs and segmentation masks, per-item DataBlocks or batches from
+the decoded cache."""
 import os
 import warnings
 from collections import deque
@@ -15,23 +16,26 @@ from fastai.data.transforms import FuncSplitter, IntToFloatTensor, RandomSplitte
 from fastai.torch_core import TensorCategory, default_device
 from fastai.vision.augment import CropPad, FlipItem, RandomCrop, Resize
 from fastai.vision.core import PILImage, TensorImage
-from fastai.vision.data import ImageBlock
+from fastai.vision.data import ImageBlock, MaskBlock
 from fastcore.basics import noop
 from fastprogress.fastprogress import progress_bar
 from fasttransform import Transform
 from PIL import Image
 
 from .augment import BatchPadCropFlip, BatchTrivialAugment, RandomErase, TrivialAugment
+from .boxes import box_masks
 from .cache import decode_into, decoded_images
 from .degradations import BATCH_FILTERS, Downscale, parse_degradation
 from .errors import DataError, UsageError
 from .files import list_images
 from .images import image_size, image_stats, load_rgb
+from .models import SEGMENTATION_CODES
 from .tinyimagenet import TinyImageNet, find_bad_images, find_tiny_imagenet, is_tiny_imagenet, is_val
 
 __all__ = ['PIPELINES', 'PILImageRGB', 'classification_dblock', 'classification_dls', 'ImageArrays', 'background',
            'ArrayDL', 'DecodedDataLoaders', 'decoded_dls', 'PILImageLR', 'TensorImageLR', 'Degrade', 'BatchDegrade',
-           'PairedArrays', 'paired_dls', 'PatchArrays', 'decoded_pairs_unsupported', 'decoded_paired_dls', 'sr_dls']
+           'PairedArrays', 'paired_dls', 'PatchArrays', 'decoded_pairs_unsupported', 'decoded_paired_dls', 'sr_dls',
+           'BoxMask', 'segmentation_tfms', 'segmentation_dblock', 'segmentation_dls']
 
 PIPELINES = ('decoded', 'datablock')  # batches from the decoded cache, or fastai's per-item DataBlock
 
@@ -342,3 +346,29 @@ def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None,
 def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):
     "Paired DataLoaders for super-resolution by `scale` (1: input = target, for checks)."
     return paired_dls(data, Downscale(scale, down, up) if scale > 1 else None, **kwargs)
+
+class BoxMask:
+    "The mask of an image's box (0 background, 1 object) at the image's size: the target `MaskBlock` reads."
+    def __init__(self, box_of): self.box_of = box_of
+    def __call__(self, path):
+        with Image.open(path) as im: w, h = im.size  # the header only
+        return box_masks(self.box_of(path), h, w).numpy().astype(np.uint8)
+
+def segmentation_tfms(size=64, augment=True):
+    "Item transforms of an image and its mask alike (fastai draws them once per pair): pad + random crop, flip."
+    return [CropPad(size + 2*max(1, size//16)), RandomCrop(size), FlipItem(0.5)] if augment else []
+
+def segmentation_dblock(items, box_of, is_valid, size=64, augment=True, stats=None, erase=0.25):
+    "A DataBlock of (image, mask of its box) over `items`; masks follow every crop and flip, erasing hits images only."
+    return DataBlock(blocks=(ImageBlock(PILImageRGB), MaskBlock(list(SEGMENTATION_CODES))), get_items=lambda _: items,
+                     get_y=BoxMask(box_of), splitter=FuncSplitter(is_valid), item_tfms=segmentation_tfms(size, augment),
+                     batch_tfms=_erasing(erase, stats) if augment and stats else [])
+
+def segmentation_dls(data=None, classes=None, per_class=None, val_per_class=None, bs=64, augment=True, erase=0.25,
+                     num_workers=None, skip_bad=False, **kwargs):
+    "DataLoaders of Tiny ImageNet images and the masks of their boxes (the main object of each image), 64x64."
+    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
+    dblock = segmentation_dblock(tin.items(), tin.box, is_val, augment=augment, stats=stats, erase=erase)
+    dls = dblock.dataloaders(tin.root, bs=bs, num_workers=_workers(num_workers), **kwargs)
+    dls.tin, dls.stats = tin, stats
+    return dls

@@ -1,9 +1,14 @@
-"""Evaluation: one loop scores a model and the classic baselines on clean images, by the SR protocol or a task's own."""
+"""Evaluation: one loop scores a model and the classic baselines on clean images, by the SR protocol or a task's own;
+a segmenter's masks and boxes against Tiny ImageNet's boxes and the best constant box."""
 import random
 
+import numpy as np
+import torch
 from fastprogress.fastprogress import progress_bar
 from PIL import Image
 
+from .boxes import best_constant_box, box_iou, box_masks, mask_boxes, pixel_iou
+from .cache import decoded_images
 from .degradations import FILTERS, parse_degradation, task_degradation
 from .errors import DataError, UsageError
 from .files import list_images
@@ -12,8 +17,9 @@ from .inference import check_scale, upscale_image
 from .metrics import colorfulness, psnr, psnr_y, ssim, ssim_y
 from .precision import inference_precision
 from .tiling import model_device, refine
+from .tinyimagenet import TinyImageNet, find_tiny_imagenet
 
-__all__ = ['evaluate', 'evaluate_sr', 'evaluate_task']
+__all__ = ['evaluate', 'evaluate_sr', 'evaluate_task', 'evaluate_segmenter']
 
 def _as8bit(t):
     "A [0,1] tensor as an 8-bit file would hold it: the standard protocol scores saved outputs."
@@ -117,3 +123,23 @@ def _set_distances(classifier, kept, names):
     feats = ClassifierFeatures(classifier, patches=True)
     targ = feats(kept['target'])
     return {name: distances(feats(kept[name]), targ) for name in names}
+
+def _mean(t): return round(float(t.float().mean()), 4)
+
+def evaluate_segmenter(model, data=None, classes=None, val_per_class=None, bs=256, precision='auto', progress=True):
+    """Mean pixel IoU of `model`'s masks and box IoU of the boxes around them on Tiny ImageNet's val images (default:
+    all 10,000), beside the best constant box of the training boxes, the score of a segmenter that never looks."""
+    tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, val_per_class=val_per_class)
+    files = tin.val_files()
+    truth = torch.tensor([tin.box(f) for f in files])
+    constant, train_iou = best_constant_box([tin.box(f) for f in tin.train_files()])
+    images, masks, device = decoded_images(files, progress=progress), [], model_device(model)
+    with torch.inference_mode(), inference_precision(precision, device):
+        for i in progress_bar(range(0, len(files), bs), display=progress, leave=False):
+            x = torch.from_numpy(np.array(images[i:i+bs])).to(device).float().div(255)  # a copy: the cache is read-only
+            masks.append(model(x).float().argmax(1).cpu() == 1)
+    masks = torch.cat(masks)
+    return dict(images=len(files), pixel_iou=_mean(pixel_iou(masks, box_masks(truth, *masks.shape[-2:]))),
+                box_iou=_mean(box_iou(mask_boxes(masks), truth)), constant_box=list(constant),
+                constant_box_iou=_mean(box_iou(torch.tensor(constant), truth)),
+                constant_box_train_iou=round(train_iou, 4), empty_masks=int((~masks.flatten(1).any(1)).sum()))

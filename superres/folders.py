@@ -1,24 +1,26 @@
-"""Whole folders of images into an output folder: one bad file never stops the run, a rerun resumes, and processes
-launched together share the files."""
+"""Whole folders of images into an output folder (restored, degraded or segmented): one bad file never stops the run,
+a rerun resumes, and processes launched together share the files."""
 import hashlib
 import json
 import random
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from fastprogress.fastprogress import progress_bar
 
+from .boxes import NO_BOX, mask_boxes
 from .degradations import parse_degradation, task_degradation
 from .errors import SuperresError, UsageError
 from .files import atomic_write_text, list_images, output_folder, partial_files, printable
 from .hub import weights_digest
 from .images import CORRUPT, open_image, read_error, read_image, save_like, split_alpha
-from .inference import check_task_inputs, restore_image
+from .inference import check_task_inputs, mask_overlay, restore_image, segment_image
 from .ranks import barrier, gather, process_group, rank, share
 from .tiling import OVERLAP, check_tiling
 
-__all__ = ['Outcome', 'RESUME_FILE', 'map_images', 'restore_files', 'degrade_files']
+__all__ = ['Outcome', 'RESUME_FILE', 'map_images', 'restore_files', 'degrade_files', 'MASKS', 'segment_files']
 
 class Outcome(NamedTuple):
     "What became of one input image: `status` written, skipped (its output was there) or failed (`notes[0]`: why)."
@@ -160,3 +162,23 @@ def degrade_files(task, inputs, out_dir, seed=0, overwrite=False, mask_dir=None)
         out, m = deg.degrade(split_alpha(img)[0].convert('RGB'), random.Random(seed + i))
         return out, [], m
     return map_images(degrade, inputs, out_dir, overwrite, extra_dir=mask_dir, key=f'{deg.spec} seed={seed}')
+
+MASKS = 'masks'  # the folder of the masks in a `segment_files` output folder
+
+def _box_of(mask_file):
+    "The box around the object of a mask file (None: no object, or no readable mask there)."
+    try: mask = torch.from_numpy(np.asarray(open_image(mask_file).convert('L')) > 127)
+    except SuperresError: return None
+    box = tuple(mask_boxes(mask).tolist())
+    return None if box == NO_BOX else list(box)
+
+def segment_files(model, inputs, out_dir, overwrite=False):
+    """Segment images and folders into `out_dir`: each image with its mask tinted over it and its box outlined (name
+    kept), its mask as a PNG in `out_dir`/masks; with the Outcomes, each written image's box from its mask file."""
+    def segment(img, i, src, progress):
+        mask, box = segment_image(model, img)
+        return mask_overlay(img, mask, box), [f'box {list(box)}' if box else 'no object found'], mask
+    out_dir = Path(out_dir)
+    rows = map_images(segment, inputs, out_dir, overwrite, extra_dir=out_dir/MASKS, key=_fingerprint(model))
+    masks = {str(o.src): out_dir/MASKS/o.dest.relative_to(out_dir).with_suffix('.png') for o in rows if o.dest}
+    return rows, {src: _box_of(m) for src, m in masks.items() if m.is_file()}

@@ -13,8 +13,8 @@ from .ranks import local_device
 
 __all__ = ['MODEL_FILES', 'WEIGHTS', 'SHIPPED_CLASSIFIER', 'SHIPPED_NAMED', 'weights_digest', 'save_model',
            'set_parent_weights', 'load_model', 'blend_with_parent', 'resolve_model', 'shipped_scales', 'scale_for',
-           'shipped_scale_for', 'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'load_classifier',
-           'load_restorer']
+           'shipped_scale_for', 'shipped_model_file', 'is_default', 'shipped_named', 'load_any', 'KIND_NAMES',
+           'load_classifier', 'load_segmenter', 'load_restorer']
 
 MODEL_FILES = ('model.pth', 'model.onnx', 'export.pkl')  # weights first: a folder's pickle is the last resort
 WEIGHTS = Path(__file__).parent/'weights'
@@ -167,6 +167,14 @@ def _carded(model):
     if hasattr(model, 'card'): return model
     return attach_card(model, ModelCard.from_config(model.config, parent=hasattr(model, 'parent_weights')))
 
+KIND_NAMES = dict(classifier='a classifier', restorer='a restoration model', segmenter='a segmentation model',
+                  critic='a GAN critic')
+
+def _what(model):
+    "What `model` is, in words, for the message refusing it where another kind was asked for."
+    kind = model.card.kind
+    return KIND_NAMES.get(kind, f'a model of kind {kind!r:.40}')
+
 def load_classifier(path=None, trust_pickle=False):
     "A classifier in eval mode from a run folder, weights file or exported learner; None or `default`: the shipped one."
     if is_default(path):
@@ -176,9 +184,17 @@ def load_classifier(path=None, trust_pickle=False):
         path = SHIPPED_CLASSIFIER
     model = load_any(path, trust_pickle)
     if model.card.kind != 'classifier':
-        raise ModelError(f'{path} is a restoration model, not a classifier; pass the `out` folder of a classifier run '
-                         '(`superres classify train`).')
+        raise ModelError(f'{path} is {_what(model)}, not a classifier; pass the `out` folder of a '
+                         'classifier run (`superres classify train`).')
     return model
+
+def load_segmenter(path, trust_pickle=False, device='cpu'):
+    "A segmentation model in eval mode on `device` from a run folder of `superres segment train` or its model file."
+    model = load_any(path, trust_pickle)
+    if model.card.kind != 'segmenter':
+        raise ModelError(f'{path} is {_what(model)}, not a segmentation model; pass the `out` folder of '
+                         '`superres segment train`.')
+    return model.to(device)
 
 def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None,
                   folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
@@ -187,7 +203,8 @@ def load_restorer(path=None, trust_pickle=False, device=None, scale=None, streng
     path = shipped_named(path, scale) or path
     model = load_any(path, trust_pickle)
     if model.card.kind != 'restorer':
-        raise ModelError(f'{path} is a classifier, not a restoration model; pass the `out` folder of `superres train`.')
+        raise ModelError(f'{path} is {_what(model)}, not a restoration model; pass the `out` folder of '
+                         '`superres train`.')
     if strength is None and model.card.parent: strength = model.card.strength  # its own
     if strength is not None: blend_with_parent(model, strength)
     if not isinstance(model, torch.nn.Module): return model  # ONNX Runtime, on the CPU

@@ -1,9 +1,12 @@
-"""Running trained models on users' own images: top-k classes, upscaling, and restoring by a model's task."""
+"""Running trained models on users' own images: top-k classes, upscaling, restoring by a model's task, segmenting."""
 import itertools
 
+import numpy as np
 import torch
-from PIL import Image, ImageOps
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageOps
 
+from .boxes import NO_BOX, mask_boxes
 from .card import attach_card
 from .errors import ModelError, UsageError, broken_outputs
 from .images import (
@@ -17,10 +20,10 @@ from .images import (
     with_alpha,
 )
 from .panorama import paint_panorama, panorama_layout
-from .tiling import OVERLAP, image_rows, restore, restore_in_strips
+from .tiling import OVERLAP, image_rows, model_device, restore, restore_in_strips
 
 __all__ = ['MAX_SCALE', 'check_scale', 'SelfEnsemble', 'prepare_image', 'predict_topk', 'upscale_image',
-           'check_task_inputs', 'outpaint_image', 'restore_image']
+           'check_task_inputs', 'outpaint_image', 'restore_image', 'segment_image', 'mask_overlay']
 
 class SelfEnsemble(torch.nn.Module):
     "A restoration model run on the eight flips and rotations of its input, outputs turned back and averaged (8x cost)."
@@ -146,3 +149,30 @@ def restore_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=N
         alpha = opaque
     notes = [] if mode != 'I;16' else ['16-bit input restored at 8-bit precision']
     return with_alpha(out, alpha), notes
+
+def _rgb8(img):
+    "An upright 8-bit RGB copy of a PIL image of any mode without its alpha (16-bit: scaled, not clipped)."
+    img = split_alpha(ImageOps.exif_transpose(img))[0]
+    return img.convert('RGB') if image_peak(img) == 255 else tensor_to_image(image_to_tensor(img)[0], 'RGB')
+
+@torch.inference_mode()
+def segment_image(model, img, max_side=None):
+    """The object mask of a PIL image at its own size (mode L, 255 = object) and the box around it (None: no object);
+    the model sees the image shrunk to `max_side` (default 4x the side it works at): what it resizes to anyway."""
+    small = _rgb8(img)
+    width, height = small.size
+    max_side = max_side or 4 * model.card.size
+    small.thumbnail((max_side, max_side), Image.BOX)  # a huge photo is not held as floats at full size
+    logits = model(image_to_tensor(small)[0][None].to(model_device(model))).float()
+    if not torch.isfinite(logits).all(): raise broken_outputs('segmentation model')
+    probs = F.interpolate(logits.softmax(1)[:, 1:], (height, width), mode='bilinear', align_corners=False)
+    mask = (probs[0, 0] > 0.5).cpu()
+    box = tuple(mask_boxes(mask).tolist())
+    return Image.fromarray(mask.numpy().astype(np.uint8) * 255, 'L'), None if box == NO_BOX else box
+
+def mask_overlay(img, mask, box=None, colour=(255, 40, 40)):
+    "The image with the mask tinted over it and the box outlined: a segmentation to judge by eye."
+    rgb = _rgb8(img)
+    out = Image.composite(Image.blend(rgb, Image.new('RGB', rgb.size, colour), 0.45), rgb, mask)
+    if box is not None: ImageDraw.Draw(out).rectangle(box, outline=colour, width=max(1, min(rgb.size) // 64))
+    return out

@@ -1,11 +1,12 @@
-"""Learner factories: a classifier and restoration Learner with the CPU/GPU speed-ups fastai leaves out, and export."""
+"""Learner factories: classifier, restoration and segmentation Learners with the CPU/GPU speed-ups fastai leaves out,
+and export."""
 from functools import partial
 from pathlib import Path
 
 from fastai.callback.schedule import *  # noqa: F403 (patches fit_one_cycle, fine_tune and lr_find onto Learner)
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy, top_k_accuracy
+from fastai.metrics import Dice, JaccardCoeff, accuracy, top_k_accuracy
 from fastai.optimizer import Adam
 from fastcore.meta import delegates
 
@@ -14,10 +15,10 @@ from .card import update_config
 from .files import atomic_path
 from .losses import restoration_loss
 from .metrics import psnr, ssim
-from .models import classifier, restorer, restorer_from_config
+from .models import classifier, restorer, restorer_from_config, segmenter
 
 __all__ = ['top5_accuracy', 'classifier_learner', 'unet_splitter', 'load_matching', 'loaded_splitter',
-           'restoration_learner', 'export_learner']
+           'restoration_learner', 'segmentation_learner', 'export_learner']
 
 def top5_accuracy(inp, targ):
     "Top-5 accuracy, or top-n when there are fewer than 5 classes (small subsets)."
@@ -87,6 +88,18 @@ def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None
                     splitter=splitter, cbs=cbs, **kwargs)
     learn.new_params = new  # started from `init_model`: the weights it did not have (e.g. another scale's tail)
     return learn
+
+@delegates(Learner.__init__)
+def segmentation_learner(dls, arch='dynamic_unet', classifier_model=None, pretrained=True, size=64, precision='auto',
+                         channels_last=True, cbs=None, **kwargs):
+    """A segmentation Learner: a UNet on the encoder of `classifier_model` (its weights if `pretrained`), per-pixel
+    cross-entropy, fastai's Dice and Jaccard; `freeze()` freezes the encoder."""
+    stats = {} if classifier_model is not None and pretrained else dict(mean=dls.stats[0], std=dls.stats[1])
+    model = segmenter(arch, classifier_model, pretrained, size=size, **stats)
+    update_config(model, pretrained_encoder=classifier_model is not None and pretrained)
+    cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(axis=1), opt_func=partial(Adam, eps=1e-5),
+                   metrics=[Dice(), JaccardCoeff()], splitter=unet_splitter, cbs=cbs, **kwargs)
 
 def export_learner(learn, fname):
     "`learn.export` atomically, predicting in fp32 wherever it is loaded; the learner stays usable if export fails."

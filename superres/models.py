@@ -1,4 +1,5 @@
-"""Networks: the ResNet classifier (named parts, presets) and the restoration nets, built from configs by registry."""
+"""Networks: the ResNet classifier (named parts, presets), the restoration and segmentation nets, built from configs by
+registry."""
 import math
 from copy import deepcopy
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from .registry import Registry
 __all__ = ['Classifier', 'PRESETS', 'classifier_config', 'classifier', 'classifier_from_config', 'TinyUnet',
            'LRNet', 'SRResNet', 'RFDNBody', 'Restorer', 'Arch', 'UNET_PRESETS', 'SR_RESNET_PRESETS',
            'REP_RESNET_PRESETS', 'RFDN_PRESETS', 'ARCHS', 'restorer_config', 'restorer', 'restorer_from_config',
-           'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'check_config', 'critic_from_config', 'model_from_config']
+           'fold', 'UNetCritic', 'CRITICS', 'critic_config', 'check_config', 'critic_from_config', 'Segmenter',
+           'SEGMENTERS', 'SEGMENTATION_CODES', 'segmenter_config', 'segmenter_from_config', 'segmenter',
+           'model_from_config']
 
 class Classifier(nn.Sequential):
     "A ResNet classifier: `contract` (its Normalizer), `stem`, `stages`, `head`; timm's forward_features/forward_head."
@@ -92,18 +95,19 @@ def classifier_from_config(cfg):
     return attach_card(model, card)
 
 class TinyUnet(nn.Module):
-    "A UNet with added skips whose untrained output equals its input: encoder `stem`+`downs`, decoder mirrored."
-    def __init__(self, stem, downs, nfs, cross=False, act=GeneralRelu):
+    """A UNet with added skips, encoder `stem`+`downs`, decoder mirrored: `residual`, its untrained output equals its
+    input (restoration); else it gives `n_out` logits per pixel (segmentation)."""
+    def __init__(self, stem, downs, nfs, cross=False, act=GeneralRelu, n_out=3, residual=True):
         super().__init__()
-        self.stem, self.downs = stem, nn.ModuleList(downs)
+        self.stem, self.downs, self.residual = stem, nn.ModuleList(downs), residual
         levels = list(reversed(range(len(downs))))
         self.ups = nn.ModuleList([UpBlock(nfs[i+1], nfs[i], act=act) for i in levels])
         self.crosses = nn.ModuleList([cross_conv(nfs[i], act) if cross else nn.Identity() for i in levels])
-        self.to_rgb = UpBlock(nfs[0], 3, act=act, final_act=False)
-        self.end = ResBlock(3, 3, act=act, final_act=False)
+        self.to_rgb = UpBlock(nfs[0], n_out, act=act, final_act=False)  # named for restoration: saved weights keep it
+        self.end = ResBlock(n_out, n_out, act=act, final_act=False)
         self.multiple = 2 ** (len(downs) + int(self._stem_stride() > 1))
         for m in (self.ups, self.crosses, self.to_rgb, self.end): m.apply(partial(init_weights, leak=0.1))
-        zero_last_conv(self.to_rgb.block); zero_last_conv(self.end)
+        if residual: zero_last_conv(self.to_rgb.block); zero_last_conv(self.end)
 
     def _stem_stride(self):
         return next(m.stride[0] for m in self.stem.modules() if isinstance(m, nn.Conv2d))
@@ -121,7 +125,8 @@ class TinyUnet(nn.Module):
         for up, cross in zip(self.ups, self.crosses):
             skip = skips.pop()
             out = up(out, skip.shape[-2:]) + cross(skip)
-        out = self.end(self.to_rgb(out, x.shape[-2:]) + x)
+        out = self.to_rgb(out, x.shape[-2:])
+        out = self.end(out + x if self.residual else out)
         return out[..., :h, :w]
 
 def _encoder_unet():
@@ -256,6 +261,54 @@ def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides)
     cfg = restorer_config(arch, encoder=classifier_model.card.config, **overrides)
     return restorer_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 
+class Segmenter(nn.Module):
+    """A segmentation net in its input contract: [0,1] images of any size in, resized to `size` for the net (the side
+    it trained at), one logit per class and pixel out at the input's size."""
+    def __init__(self, net, size=64, mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.)):
+        super().__init__()
+        self.norm, self.net, self.size = Normalizer(mean, std, input_range), net, size
+    @property
+    def encoder(self): return self.net.encoder
+    def forward(self, x):
+        size = x.shape[-2:]
+        x = F.interpolate(self.norm(x), (self.size, self.size), mode='bilinear', antialias=True, align_corners=False)
+        return F.interpolate(self.net(x), size, mode='bilinear', align_corners=False)
+
+def _segmenting_tiny_unet(cfg, clf):
+    return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], act=_act(cfg), n_out=len(cfg['codes']),
+                    residual=False)
+def _segmenting_dynamic_unet(cfg, clf):
+    body = nn.Sequential(clf.stem, *clf.stages)  # shapes probed at 64x64: it runs at any size, a file's `size` included
+    return _encoder_unet()(body, n_out=len(cfg['codes']), img_size=(64, 64))
+
+SEGMENTERS = Registry('segmentation arch', {'dynamic_unet': _segmenting_dynamic_unet,  # fastai's, on the encoder
+                                            'tiny_unet': _segmenting_tiny_unet})  # the lesson's, light decoder
+SEGMENTATION_CODES = ('background', 'object')
+
+def segmenter_config(arch='dynamic_unet', encoder=None, **overrides):
+    "Config of a segmentation model: arch, encoder (a classifier config, pretrained or not), classes, working size."
+    SEGMENTERS[arch]  # an unknown arch is refused here, in one line
+    encoder = encoder or classifier_config(None, n_out=1)
+    cfg = dict(kind='segmenter', arch=arch, encoder=encoder, mean=encoder['mean'], std=encoder['std'],
+               input_range=encoder.get('input_range', (0., 1.)), codes=list(SEGMENTATION_CODES), size=64)
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    return cfg
+
+def segmenter_from_config(cfg, encoder=None):
+    "Build a segmentation model from its config, around the stem and stages of `encoder` (a classifier) if given."
+    card = ModelCard.from_config(cfg)
+    clf = encoder if encoder is not None else classifier_from_config(cfg['encoder'])
+    net = SEGMENTERS[card.arch](cfg, clf)
+    return attach_card(Segmenter(net, card.size, card.mean, card.std, card.input_range), card)
+
+def segmenter(arch='dynamic_unet', classifier_model=None, pretrained=True, **overrides):
+    """A segmentation model on the encoder of `classifier_model`: a copy of its weights if `pretrained`, else its
+    architecture with fresh weights (None: the `cpu` classifier's, fresh)."""
+    encoder = None if classifier_model is None else classifier_model.card.config
+    cfg = segmenter_config(arch, encoder, **overrides)
+    if classifier_model is None or not pretrained: return segmenter_from_config(cfg)
+    return segmenter_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
+
 class UNetCritic(nn.Module):
     "A U-Net critic with spectral norm (as Real-ESRGAN's): a realness logit for every pixel, from texture and context."
     def __init__(self, nf=32, n_down=3):
@@ -319,5 +372,6 @@ def check_config(cfg, where='config'):
 
 def model_from_config(cfg):
     "Rebuild any superres model from its saved config (weights are loaded separately)."
-    build = dict(classifier=classifier_from_config, restorer=restorer_from_config, critic=critic_from_config)
+    build = dict(classifier=classifier_from_config, restorer=restorer_from_config, segmenter=segmenter_from_config,
+                 critic=critic_from_config)
     return build[config_kind(cfg)](cfg)

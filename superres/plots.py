@@ -1,11 +1,12 @@
-"""Pictures a run folder holds: training curves, restoration results, an augmented batch; saved as PNG, never shown."""
+"""Pictures a run folder holds: training curves, restoration and segmentation results, an augmented batch; saved as
+PNG, never shown."""
 from pathlib import Path
 
 import torch
 
 from .files import atomic_path
 
-__all__ = ['figure', 'save_figure', 'plot_history', 'show_results_png', 'show_batch_png']
+__all__ = ['figure', 'save_figure', 'plot_history', 'show_results_png', 'show_masks_png', 'show_batch_png']
 
 def figure(*args, **kwargs):
     "A matplotlib figure and its axes outside pyplot: no backend switched, nothing left open in a notebook."
@@ -50,13 +51,19 @@ def show_results_png(learn, fname, n=6):
     fig.tight_layout()
     return save_figure(fig, fname, dpi=80)
 
+def show_masks_png(learn, fname, n=6):
+    "fastai's `show_results` of a segmentation Learner (target, then predicted mask over each val image) as a PNG."
+    import matplotlib.pyplot as plt  # fastai's show_results draws with pyplot
+    learn.show_results(max_n=n, shuffle=False, figsize=(5, 2.5 * n))  # draws (`show=False` would draw nothing)
+    return save_figure(plt.gcf(), fname, dpi=80, bbox_inches='tight')
+
 def show_batch_png(data, fname, classes=None, per_class=None, n=16):
     "Save a training batch, augmentations included, titled with class names rather than wnids."
     import matplotlib.pyplot as plt  # fastai's show_batch draws with pyplot
 
     from .data import classification_dls
     dls = classification_dls(data, classes=classes, per_class=per_class, bs=n, num_workers=0)
-    dls.show_batch(max_n=n, show=False)
+    dls.show_batch(max_n=n)  # draws into a pyplot figure (`show=False` would draw nothing)
     fig = plt.gcf()
     for ax in fig.axes: ax.set_title(dls.tin.names.get(ax.get_title(), ax.get_title()), fontsize=8)
     return save_figure(fig, fname, dpi=80, bbox_inches='tight')

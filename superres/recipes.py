@@ -1,4 +1,4 @@
-"""Recipes: one skeleton (run folder, resume, frozen then unfrozen phases, logs, exports) to train both model kinds."""
+"""Recipes: one skeleton (run folder, resume, frozen then unfrozen phases, logs, exports) to train every model kind."""
 import json
 import time
 from pathlib import Path
@@ -20,19 +20,29 @@ from .callbacks import (
     save_weights,
 )
 from .card import update_config
-from .data import PIPELINES, classification_dls, decoded_dls, decoded_paired_dls, decoded_pairs_unsupported, paired_dls
+from .data import (
+    PIPELINES,
+    classification_dls,
+    decoded_dls,
+    decoded_paired_dls,
+    decoded_pairs_unsupported,
+    paired_dls,
+    segmentation_dls,
+)
 from .degradations import task_degradation
 from .distributed import data_parallel, main_process_first
 from .errors import UsageError
+from .evaluate import evaluate_segmenter
 from .files import atomic_write_text
 from .gan import CRITIC_THRESH, GAN_WEIGHT, gan_learner, load_critic
 from .hub import load_classifier, load_restorer, set_parent_weights
-from .learner import classifier_learner, export_learner, restoration_learner
+from .learner import classifier_learner, export_learner, restoration_learner, segmentation_learner
 from .models import ARCHS
-from .plots import plot_history, show_results_png
+from .plots import plot_history, show_masks_png, show_results_png
 from .ranks import is_main_process
 
-__all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer']
+__all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer',
+           'train_segmenter']
 
 PAIRED_PIPELINES = ('auto',) + PIPELINES  # auto: decoded where it serves the data and task
 MAX_EPOCHS = 1000  # a time budget's schedule follows the clock: it stops long before this
@@ -191,3 +201,24 @@ def _gan(learn, base, critic, weight, critic_thresh, precision):
                          f'then fine-tune it with `gan` (`init` lacks {len(learn.new_params)} of its weights)')
     set_parent_weights(learn.model, {k: v.detach().clone() for k, v in base.state_dict().items()})
     return gan_learner(learn, critic, weight, critic_thresh, precision)
+
+def train_segmenter(out, data=None, arch='dynamic_unet', classifier=None, trust_pickle=False, pretrained=True,
+                    classes=None, per_class=None, val_per_class=None, epochs=5, budget=None, bs=64, lr=3e-3, size=64,
+                    freeze_epochs=1, lr_mult=100, erase=0.25, precision='auto', seed=None, num_workers=None,
+                    resume=False, skip_bad=False, ema=None):
+    """The segmentation recipe: images and the masks of their boxes, a UNet on the classifier's encoder, fine-tuned as
+    fastai's `fine_tune` (frozen encoder first) if `pretrained`, else from scratch; scored on val boxes."""
+    out, ckpt = _start(out, seed, resume, budget)
+    clf = load_classifier(classifier, trust_pickle)  # default: the shipped one (its architecture, if not pretrained)
+    with main_process_first():
+        dls = segmentation_dls(data, classes=classes, per_class=per_class, val_per_class=val_per_class, bs=bs,
+                               erase=erase, num_workers=num_workers, skip_bad=skip_bad)
+    learn = segmentation_learner(dls, arch, clf, pretrained, size=size, precision=precision, path=out)
+    run = _fit(learn, out, ckpt, epochs, lr, budget, frozen=freeze_epochs if pretrained else 0, fine_tune=pretrained,
+               lr_mult=lr_mult, cbs=[WeightAverage(ema)] if ema else [])
+    if is_main_process():
+        show_masks_png(learn, out/'results.png')
+        scores = evaluate_segmenter(learn.model.eval(), data, classes, val_per_class, precision=precision)
+        _finish_run(learn, out, run.pop('meter'), run.pop('history'), **run, arch=arch, pretrained=pretrained,
+                    **scores)
+    return learn

@@ -120,7 +120,7 @@ def validate_tiny_imagenet(root, n_classes=200):
     return root
 
 class TinyImageNet:
-    "Items, labels and class names of a Tiny ImageNet folder, restricted to a subset for quick runs."
+    "Items, labels, boxes and class names of a Tiny ImageNet folder, restricted to a subset for quick runs."
     def __init__(self, root, classes=None, per_class=None, val_per_class=None, skip_bad=False):
         self.root, self.exclude = Path(root), set()
         all_wnids = _read_lines(self.root/'wnids.txt')
@@ -128,13 +128,15 @@ class TinyImageNet:
         words = dict(l.split('\t', 1) for l in _read_lines(self.root/'words.txt'))
         self.names = {w: words[w].split(',')[0].strip() for w in self.wnids}
         keep = set(self.wnids)
-        self.val_labels = {}
+        self.val_labels, self._boxes = {}, {}  # file name -> its box as listed
         counts = dict.fromkeys(self.wnids, 0)
-        for fname, wnid, *_ in (l.split('\t') for l in _read_lines(self.root/'val'/'val_annotations.txt')):
+        for fname, wnid, *box in (l.split('\t') for l in _read_lines(self.root/'val'/'val_annotations.txt')):
             if wnid in keep and (val_per_class is None or counts[wnid] < val_per_class):
                 self.val_labels[fname] = wnid
                 counts[wnid] += 1
+                if len(box) == 4: self._boxes[fname] = box
         store_attr('per_class,val_per_class')
+        self._boxes_read = set()  # classes whose train/<wnid>/<wnid>_boxes.txt is read into `_boxes`
         if skip_bad: self.exclude = find_bad_images(self.items())
 
     def train_files(self):
@@ -157,6 +159,25 @@ class TinyImageNet:
         return self.val_labels[path.name] if is_val(path) else path.parent.parent.name
 
     def __call__(self, path): return self.label(path)
+
+    def box(self, path):
+        "The box of the main object in an image of either split, (x0, y0, x1, y1) with both ends included."
+        name = os.path.basename(path)  # unique over both splits; paths would cost more than the look-up
+        if name not in self._boxes and not is_val(path): self._read_boxes(self.label(path))
+        if name not in self._boxes:
+            wnid = None if is_val(path) else self.label(path)
+            where = 'val/val_annotations.txt' if wnid is None else f'train/{wnid}/{wnid}_boxes.txt'
+            raise DataError(f'{path}: no box for it in {where}; segmentation needs Tiny ImageNet\'s boxes')
+        try: return tuple(int(v) for v in self._boxes[name])
+        except ValueError: raise DataError(f'{path}: its box {self._boxes[name]} is not four whole numbers') from None
+
+    def _read_boxes(self, wnid):
+        "The boxes of a class's training images (train/<wnid>/<wnid>_boxes.txt), read once."
+        if wnid in self._boxes_read: return
+        self._boxes_read.add(wnid)
+        listed = self.root/'train'/wnid/f'{wnid}_boxes.txt'
+        for fname, *box in (l.split('\t') for l in (_read_lines(listed) if listed.is_file() else [])):
+            if len(box) == 4: self._boxes[fname] = box
 
 def is_val(path):
     "Whether an item comes from the `val/` split (train files live in `train/<wnid>/images`)."

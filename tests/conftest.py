@@ -20,7 +20,7 @@ N_CLASSES, N_TRAIN, N_VAL = 200, 6, 2
 def wnid(i): return f'n{i:08d}'
 
 def make_tiny_imagenet(root, n_classes=N_CLASSES, n_train=N_TRAIN, n_val=N_VAL, seed=0):
-    "A small Tiny ImageNet: each class a distinct colour with noise, every 7th image grayscale."
+    "A small Tiny ImageNet: each class a distinct colour with noise, every 7th image grayscale; boxes as listed."
     rng = np.random.default_rng(seed)
     root = Path(root)/'tiny-imagenet-200'
     (root/'val'/'images').mkdir(parents=True)
@@ -38,7 +38,8 @@ def make_tiny_imagenet(root, n_classes=N_CLASSES, n_train=N_TRAIN, n_val=N_VAL, 
         d = root/'train'/w/'images'
         d.mkdir(parents=True)
         for k in range(n_train): img(c, k).save(d/f'{w}_{k}.JPEG', quality=95)
-        (root/'train'/w/f'{w}_boxes.txt').write_text('')
+        (root/'train'/w/f'{w}_boxes.txt').write_text(''.join(f'{w}_{k}.JPEG\t{4+k}\t8\t{40+k}\t60\n'
+                                                             for k in range(n_train)))
         for k in range(n_val):
             name = f'val_{c*n_val + k}.JPEG'
             img(c, k + 1).save(root/'val'/'images'/name, quality=95)

@@ -1,8 +1,9 @@
 """The `superres` command: parses arguments and calls the library, nothing more.
 
-Each command is a pair, `add_<command>_args(parser)` beside `cmd_<command>(args)`, in `training`, `restoring` and
-`scoring`; options shared by several commands are declared once in `options`, whose `call` passes the parsed options
-to a library function by name and refuses one it does not take, so the parser and the library cannot drift apart.
+Each command is a pair, `add_<command>_args(parser)` beside `cmd_<command>(args)`, in `training`, `segmenting`,
+`restoring` and `scoring`; options shared by several commands are declared once in `options`, whose `call` passes the
+parsed options to a library function by name and refuses one it does not take, so the parser and the library cannot
+drift apart.
 Only the command being run gets its options built, so `superres upscale` never imports the training side.
 """
 import argparse
@@ -27,6 +28,7 @@ from .restoring import (
     cmd_upscale,
 )
 from .scoring import add_evaluate_args, add_fid_args, cmd_evaluate, cmd_fid
+from .segmenting import add_segment_predict_args, add_segment_train_args, cmd_segment_predict, cmd_segment_train
 from .training import (
     add_classify_predict_args,
     add_classify_train_args,
@@ -40,10 +42,14 @@ from .training import (
 
 __all__ = ['COMMANDS', 'parser', 'main']
 
-COMMANDS = {  # name: (help, add_args, run); `classify` groups two
+COMMANDS = {  # name: (help, add_args, run); `classify` and `segment` group two each
     'data': ('check, describe or preview the Tiny ImageNet data', add_data_args, cmd_data),
     'classify train': ('train a classifier and export it to --out', add_classify_train_args, cmd_classify_train),
     'classify predict': ('top-k classes of images', add_classify_predict_args, cmd_classify_predict),
+    'segment train': ('train a UNet to find the main object of an image (the masks of Tiny ImageNet\'s boxes)',
+                      add_segment_train_args, cmd_segment_train),
+    'segment predict': ('the object mask, its box and an overlay of images', add_segment_predict_args,
+                        cmd_segment_predict),
     'train': ('train a super-resolution (or other restoration) model', add_train_args, cmd_train),
     'upscale': ('upscale images or folders of images', add_upscale_args, cmd_upscale),
     'restore': ("restore images by a trained model's task (jpeg, colorize, inpaint, ...)", add_restore_args,

@@ -7,10 +7,10 @@ import json
 import math
 import sys
 
-__all__ = ['Parser', 'positive', 'probability', 'checked', 'scale_factor', 'amount', 'task_spec',
-           'task_help', 'META', 'call', 'emit_json', 'add_data', 'add_skip_bad', 'add_trust', 'add_precision',
-           'add_backend', 'add_json', 'add_tiling', 'add_image_io', 'add_model', 'add_strength', 'add_training',
-           'add_tta', 'task_model']
+__all__ = ['Parser', 'positive', 'probability', 'checked', 'scale_factor', 'amount', 'task_spec', 'task_help', 'META',
+           'call', 'emit_json', 'report_outcomes', 'report_run', 'add_data', 'add_skip_bad', 'add_trust',
+           'add_precision', 'add_backend', 'add_json', 'add_tiling', 'add_image_io', 'add_model', 'add_strength',
+           'add_training', 'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -75,6 +75,31 @@ def emit_json(dest, obj):
     from ..files import atomic_write_text
     if dest == '-': print(json.dumps(obj))
     else: atomic_write_text(dest, json.dumps(obj, indent=1))
+
+def report_outcomes(rows, lines=True):
+    """One line per image, then what became of them all (printed by one process of several); exit status 1 on failures.
+    `lines` off: failures alone (on standard error), standard output left to JSON."""
+    from ..files import printable
+    from ..ranks import rank
+    failed = any(r.status == 'failed' for r in rows)
+    if rank() != 0: return 1 if failed else None
+    for src, dest, status, notes in rows:
+        if status == 'failed': print(printable(f'{src}: FAILED: {notes[0]}'), file=sys.stderr)
+        elif lines: print(printable(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else '')))
+    if not lines: return 1 if failed else None
+    count = {s: sum(r.status == s for r in rows) for s in ('written', 'skipped', 'failed')}
+    print(f'{len(rows)} images: {count["written"]} written, {count["skipped"]} skipped (already written), '
+          f'{count["failed"]} failed' + (' (listed above)' if count['failed'] else ''))
+    return 1 if failed else None
+
+def report_run(out, files):
+    "A training run's final metrics, printed once (by rank 0 when data-parallel)."
+    from pathlib import Path
+
+    from ..ranks import is_main_process
+    if not is_main_process(): return
+    print(json.dumps(json.loads((Path(out)/'metrics.json').read_text())))
+    print(f'wrote {out}/{files}')
 
 # Options shared by several commands, each declared once.
 def add_data(p, subset=True, several=False):

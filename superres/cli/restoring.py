@@ -1,8 +1,6 @@
 """The commands on users' own images: `upscale`, `restore`, `degrade`, `export` and the web `app`."""
-import sys
 from pathlib import Path
 
-from ..files import printable
 from .options import (
     add_backend,
     add_image_io,
@@ -16,6 +14,7 @@ from .options import (
     call,
     checked,
     positive,
+    report_outcomes,
     scale_factor,
     task_help,
     task_model,
@@ -25,19 +24,6 @@ from .options import (
 __all__ = ['add_upscale_args', 'cmd_upscale', 'add_restore_args', 'cmd_restore', 'add_degrade_args', 'cmd_degrade',
            'add_export_args', 'cmd_export', 'add_app_args', 'cmd_app']
 
-def _report(rows):
-    "One line per image, then what became of them all (printed by one process of several); exit status 1 on failures."
-    from ..ranks import rank
-    failed = any(r.status == 'failed' for r in rows)
-    if rank() != 0: return 1 if failed else None
-    for src, dest, status, notes in rows:
-        if status == 'failed': print(printable(f'{src}: FAILED: {notes[0]}'), file=sys.stderr)
-        else: print(printable(f'{src} -> {dest}' + (f' ({"; ".join(notes)})' if notes else '')))
-    count = {s: sum(r.status == s for r in rows) for s in ('written', 'skipped', 'failed')}
-    print(f'{len(rows)} images: {count["written"]} written, {count["skipped"]} skipped (already written), '
-          f'{count["failed"]} failed' + (' (listed above)' if count['failed'] else ''))
-    return 1 if failed else None
-
 def _restore_files(a, task, scale=None, **inputs):
     from ..folders import restore_files
     from ..inference import SelfEnsemble
@@ -46,8 +32,8 @@ def _restore_files(a, task, scale=None, **inputs):
     model = task_model(a.model, task, a.trust_pickle, scale, a.strength, a.backend, a.precision)
     if a.tta: model = SelfEnsemble(model)
     with inference_precision(a.precision, model_device(model)):  # OpenVINO's on the CPU, even beside a GPU
-        return _report(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile, overlap=a.overlap,
-                                     scale=scale, **inputs))
+        return report_outcomes(restore_files(model, a.inputs, a.output, overwrite=a.overwrite, tile=a.tile,
+                                             overlap=a.overlap, scale=scale, **inputs))
 
 def add_upscale_args(p):
     add_image_io(p, 'upscaled')
@@ -102,7 +88,7 @@ def cmd_degrade(a):
     masks = a.masks or f'{Path(a.output)}-masks'
     rows = degrade_files(a.task, a.inputs, a.output, seed=a.seed, overwrite=a.overwrite, mask_dir=masks)
     if Path(masks).is_dir(): print(f'masks of the removed pixels: {masks}/')
-    return _report(rows)
+    return report_outcomes(rows)
 
 def add_export_args(p):
     p.add_argument('model', nargs='?', help='run folder or model.pth of a classifier or restoration model (default: '

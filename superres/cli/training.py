@@ -1,7 +1,6 @@
 """The commands that train and the data they read: `data`, `classify train|predict`, `train`."""
 import json
 import sys
-from pathlib import Path
 
 from ..files import printable
 from .options import (
@@ -13,6 +12,7 @@ from .options import (
     emit_json,
     positive,
     probability,
+    report_run,
     task_help,
     task_spec,
 )
@@ -44,13 +44,6 @@ def cmd_data(a):
         from ..plots import show_batch_png
         print(show_batch_png(root, a.output, classes=a.classes, per_class=a.per_class, n=a.n))
 
-def _report_run(out, files):
-    "The run's final metrics, printed once (by rank 0 when data-parallel)."
-    from ..ranks import is_main_process
-    if not is_main_process(): return
-    print(json.dumps(json.loads((Path(out)/'metrics.json').read_text())))
-    print(f'wrote {out}/{files}')
-
 def add_classify_train_args(p):
     from ..data import PIPELINES
     from ..models import PRESETS
@@ -80,7 +73,7 @@ def add_classify_train_args(p):
 def cmd_classify_train(a):
     from ..recipes import train_classifier
     call(train_classifier, a)
-    _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png')
+    report_run(a.out, 'model.pth, export.pkl, history.csv, history.png')
 
 def add_classify_predict_args(p):
     p.add_argument('images', nargs='+', help='image files')
@@ -169,4 +162,4 @@ def add_train_args(p):
 def cmd_train(a):
     from ..recipes import train_restorer
     call(train_restorer, a)
-    _report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')
+    report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')

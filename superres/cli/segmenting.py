@@ -1,0 +1,48 @@
+"""The segmentation commands: `segment train` (a UNet on the masks of Tiny ImageNet's boxes) and `segment predict`."""
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+from .options import add_image_io, add_training, add_trust, call, emit_json, positive, report_outcomes, report_run
+
+__all__ = ['add_segment_train_args', 'cmd_segment_train', 'add_segment_predict_args', 'cmd_segment_predict']
+
+def add_segment_train_args(p):
+    from ..models import SEGMENTERS
+    add_training(p, bs=64, files='model.pth, export.pkl, results.png')
+    p.add_argument('--arch', choices=list(SEGMENTERS), default='dynamic_unet', help="dynamic_unet: fastai's "
+                   'DynamicUnet on the classifier\'s stem and stages; tiny_unet: the lesson\'s UNet, a light decoder '
+                   'on the same encoder, about 3x faster on a CPU (default dynamic_unet)')
+    p.add_argument('--classifier', help='classifier run folder or model file whose stem and stages are the encoder '
+                   '(default: the shipped Tiny ImageNet classifier)')
+    p.add_argument('--no-pretrained', dest='pretrained', action='store_false', help="the classifier's architecture "
+                   'with fresh weights: the UNet trains from scratch (default: its weights, fine-tuned as fastai\'s '
+                   'fine_tune, the encoder frozen for --freeze-epochs first)')
+    p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=1,
+                   help='epochs with the pretrained encoder frozen, before --epochs (default 1)')
+    p.add_argument('--val-per-class', type=positive(int), help='validate and score on the first N val images of each '
+                   'class (default all 50)')
+    add_trust(p)
+
+def cmd_segment_train(a):
+    from ..recipes import train_segmenter
+    call(train_segmenter, a)
+    report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')
+
+def add_segment_predict_args(p):
+    add_image_io(p, 'segmented')
+    p.add_argument('--model', required=True, help='run folder written by segment train, or its model.pth / export.pkl')
+    p.add_argument('--json', metavar='FILE', help='write the box around each mask, [x0, y0, x1, y1] in pixels with '
+                   'both ends included (null: no object), as JSON to FILE (default OUTPUT/boxes.json; -: to standard '
+                   'output instead of the lines per image)')
+    add_trust(p)
+
+def cmd_segment_predict(a):
+    "Overlays (mask tinted, box drawn) and masks/NAME.png per image, the boxes as JSON; one bad image fails alone."
+    from ..folders import segment_files
+    from ..hub import load_segmenter
+    model = load_segmenter(a.model, a.trust_pickle)
+    with redirect_stdout(sys.stderr if a.json == '-' else sys.stdout):  # fastprogress writes even when hidden
+        rows, boxes = segment_files(model, a.inputs, a.output, a.overwrite)
+    emit_json(a.json or Path(a.output)/'boxes.json', boxes)
+    return report_outcomes(rows, lines=a.json != '-')
