@@ -351,7 +351,7 @@ class BoxMask:
     "The mask of an image's box (0 background, 1 object) at the image's size: the target `MaskBlock` reads."
     def __init__(self, box_of): self.box_of = box_of
     def __call__(self, path):
-        with Image.open(path) as im: w, h = im.size  # the header only
+        w, h = image_size(path)  # the header only
         return box_masks(self.box_of(path), h, w).numpy().astype(np.uint8)
 
 def segmentation_tfms(size=64, augment=True):
