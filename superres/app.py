@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from .backends import with_backend
-from .errors import DataError, SuperresError, UsageError
+from .errors import SuperresError, UsageError
 from .fills import SIDES
 from .hub import load_restorer, scale_for, shipped_scales
 from .images import CORRUPT, image_size, read_error, read_image, save_like, split_alpha, with_alpha
@@ -94,7 +94,6 @@ def open_upload(path, max_pixels=MAX_PIXELS, max_bytes=None):
     except FileNotFoundError:
         raise AppError(f'{name} is gone (the app removes its oldest files to make room): upload it again') from None
     except Image.DecompressionBombError as e: raise _too_big(name, f'a decompression bomb? ({e})', max_pixels) from None
-    except DataError as e: raise _too_big(name, str(e), max_pixels) from None  # the reader's own bomb check
     except CORRUPT:
         raise AppError(f'{name} is not an image superres can read (PNG, JPEG, WebP, TIFF, BMP, GIF ...)') from None
     if max_bytes is not None and size > max_bytes:

@@ -126,17 +126,18 @@ def _check_bomb(src, im):
                         f'{BOMB_PIXELS_PER_BYTE} pixels)')
 
 @contextmanager
-def _opened(src):
-    "`src` opened (header only), PIL's warnings on odd files silenced and decompression bombs refused before decoding."
+def _opened(src, decoding=True):
+    """`src` opened (header only), PIL's warnings on odd files silenced; before `decoding`, decompression bombs
+    refused."""
     with warnings.catch_warnings():  # the outcome says what matters, in one line
         warnings.simplefilter('ignore')
         with Image.open(src) as im:
-            _check_bomb(src, im)
+            if decoding: _check_bomb(src, im)
             yield im
 
 def image_size(src):
-    "The width and height `src`'s header declares, nothing decoded: for checks before the pixels are read."
-    with _opened(src) as im: return im.size
+    "The width and height `src`'s header declares, nothing decoded: for a caller's own checks before the pixels."
+    with _opened(src, decoding=False) as im: return im.size
 
 def read_image(src):
     "The image in `src`, upright and decoded, its ICC profile and EXIF, and a note if it had several frames."
