@@ -144,6 +144,19 @@ def test_cli_segment_predict_writes_overlay_mask_and_boxes(tmp_path, seg_model):
     again = run_cli('segment', 'predict', src, '-o', tmp_path/'out', '--model', seg_model, '--json', '-')
     assert again.returncode == 0 and json.loads(again.stdout) == boxes and 'skipped' not in again.stdout
 
+@pytest.mark.parametrize('name', ['boxes.json', 'mine.json'])
+def test_cli_segment_predict_keeps_a_json_file_it_did_not_write(tmp_path, seg_model, name):
+    src, out = tmp_path/'photo.png', tmp_path/'out'
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(src)
+    out.mkdir()
+    (out/name).write_text('{"my": "notes"}')
+    json_args = [] if name == 'boxes.json' else ['--json', out/name]
+    r = run_cli('segment', 'predict', src, '-o', out, '--model', seg_model, *json_args)
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'is not a box list this command wrote' in r.stderr
+    assert (out/name).read_text() == '{"my": "notes"}' and not (out/'photo.png').exists(), 'refused before any work'
+    r = run_cli('segment', 'predict', src, '-o', out, '--model', seg_model, *json_args, '--overwrite')
+    assert r.returncode == 0 and list(json.loads((out/name).read_text())) == [str(src)]
+
 @pytest.mark.parametrize('args, message', [
     (['--model', 'SR'], 'is a restoration model, not a segmentation model'),
     (['--model', 'NOPE'], 'does not exist'),
