@@ -1,12 +1,8 @@
 """The app under load: eight concurrent clients drive the real `superres app` through its HTTP API, every good upload
 comes back as a correct image, every bad one as a clear message, memory stays bounded, nothing is left behind."""
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1]/'bench'))
-from app_load import run_load  # noqa: E402
+from app_driving import run_load
 
 PEAK_RSS_MIB = 1500  # measured: see BENCHMARKS.md, "The app under load"
 

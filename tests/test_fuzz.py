@@ -2,14 +2,10 @@
 `upscale_image` and the app's endpoint, then through every other command that reads images (restore, degrade,
 evaluate, fid, classify predict), and generated and mutated model files (.pth and ONNX) through upscale and export,
 give a correct output or one clear line, never a traceback, a hang or a partial output. The generator and the checks
-live in `bench/fuzz.py`, whose longer runs are in BENCHMARKS.md."""
-import sys
-from pathlib import Path
+live in `tests/fuzzing.py`; `bench/fuzz.py` runs them longer (BENCHMARKS.md)."""
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1]/'bench'))
-from fuzz import COMMANDS, run  # noqa: E402
+from fuzzing import COMMANDS, run
 
 EXAMPLES = 300
 
