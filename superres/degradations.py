@@ -17,7 +17,7 @@ from .registry import Registry
 
 __all__ = ['FILTERS', 'degrade_sr', 'BATCH_FILTERS', 'resize_batch', 'Degradation', 'Downscale', 'Resize', 'Blur',
            'Noise', 'JpegCompress', 'Grayscale', 'Holes', 'CropSide', 'Watermark', 'Chain', 'BLUR_KERNELS',
-           'blur_kernel', 'sinc_kernel', 'random_blur_kernel', 'filter_image', 'RealPhoto', 'TASKS',
+           'blur_kernel', 'sinc_kernel', 'random_blur_kernel', 'filter_image', 'RealPhoto', 'Style', 'TASKS',
            'parse_degradation', 'task_degradation']
 
 FILTERS = {'nearest': Image.NEAREST, 'box': Image.BOX, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
@@ -144,6 +144,12 @@ class JpegCompress(Degradation):
         buf.seek(0)
         with Image.open(buf) as out: return out.convert('RGB')
     def baselines(self): return {'smooth': lambda im, m: im.filter(ImageFilter.SMOOTH)}
+
+class Style(Degradation):
+    "Style transfer's input: the photo itself (the style lives in the loss, not in the pairs)."
+    name, batchable = 'style', True
+    def apply(self, img, rng=random): return img
+    def batch(self, x): return x
 
 class Grayscale(Degradation):
     "Colourisation input: the luminance only, as three equal channels."
@@ -335,7 +341,7 @@ class RealPhoto(Degradation):
 
 TASKS = Registry('task', {'superres': Downscale, 'jpeg': JpegCompress, 'colorize': Grayscale, 'inpaint': Holes,
                          'outpaint': CropSide, 'watermark': Watermark, 'denoise': Noise, 'blur': Blur,
-                         'real': RealPhoto})
+                         'real': RealPhoto, 'style': Style})
 
 def _value(s):
     "A spec value: `a..b` a range, `a|b` a choice, else a number or a word."

@@ -12,6 +12,7 @@ from fastcore.meta import delegates
 
 from .callbacks import PRECISION_CBS, precision_callbacks
 from .card import update_config
+from .errors import UsageError
 from .files import atomic_path
 from .losses import restoration_loss
 from .metrics import psnr, ssim
@@ -65,8 +66,8 @@ def loaded_splitter(new):
 
 @delegates(Learner.__init__)
 def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
-                        feature_layers=None, feature_weights=None, gram_weight=0., precision='auto', channels_last=True,
-                        cbs=None, init_model=None, **kwargs):
+                        feature_layers=None, feature_weights=None, style=None, top_skip=True, precision='auto',
+                        channels_last=True, cbs=None, init_model=None, **kwargs):
     "A restoration Learner for `dls`'s task: net (encoder of `classifier_model`, or weights of `init_model`), loss."
     encoder = classifier_model if pretrained else None
     if arch == 'dynamic_unet' and encoder is None:
@@ -79,10 +80,14 @@ def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None
         new = load_matching(model, init_model)
         splitter = loaded_splitter(new)
     else:
-        model, new, splitter = restorer(arch, preset, classifier_model=encoder, **task, **stats), None, unet_splitter
+        if not top_skip and not arch.startswith('tiny_unet'):
+            raise UsageError(f'only tiny_unet and tiny_unet_cross can drop their highest-resolution skip, not {arch}')
+        skip = {} if top_skip else dict(top_skip=False)  # recorded only where it changes the net
+        model, new = restorer(arch, preset, classifier_model=encoder, **task, **stats, **skip), None
+        splitter = unet_splitter
         update_config(model, pretrained_encoder=classifier_model is not None and pretrained)
     loss_func = restoration_loss(loss, classifier_model=classifier_model, feature_layers=feature_layers,
-                                 feature_weights=feature_weights, gram_weight=gram_weight)
+                                 feature_weights=feature_weights, style=style)
     cbs = list(cbs or []) + precision_callbacks(precision, channels_last, dls.device)
     learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, eps=1e-5), metrics=[psnr, ssim],
                     splitter=splitter, cbs=cbs, **kwargs)

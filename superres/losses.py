@@ -1,4 +1,4 @@
-"""Losses for restoration: pixel losses and a perceptual loss from a frozen classifier's features."""
+"""Losses for restoration by name: pixel losses, a perceptual loss from a frozen classifier's features, style."""
 from copy import deepcopy
 
 import torch
@@ -9,8 +9,9 @@ from torch import nn
 
 from .errors import UsageError
 from .registry import Registry
+from .style import StyleLoss
 
-__all__ = ['PIXEL_LOSSES', 'LOSSES', 'pixel_loss', 'gram_matrix', 'FeatureLoss', 'default_feature_layers',
+__all__ = ['PIXEL_LOSSES', 'LOSSES', 'pixel_loss', 'FeatureLoss', 'default_feature_layers',
            'restoration_loss']
 
 PIXEL_LOSSES = Registry('pixel loss', {'mse': F.mse_loss, 'l1': F.l1_loss})
@@ -19,15 +20,9 @@ def pixel_loss(name):
     "A pixel loss by name, on plain tensors."
     return PIXEL_LOSSES[name]
 
-def gram_matrix(x):
-    "Channel correlations of feature maps, the style term of Gatys et al."
-    b, c, h, w = x.shape
-    f = x.flatten(2)
-    return f @ f.transpose(1, 2) / (c * h * w)
-
 class FeatureLoss(nn.Module):
     "Pixel loss plus weighted distances between a frozen classifier's features of output and target."
-    def __init__(self, classifier, layer_ids=(4,), layer_wgts=(0.1,), pixel='mse', gram_wgt=0.):
+    def __init__(self, classifier, layer_ids=(4,), layer_wgts=(0.1,), pixel='mse'):
         super().__init__()
         n_body = len(classifier) - 1
         bad = [i for i in layer_ids if not 0 < i < n_body]
@@ -35,8 +30,7 @@ class FeatureLoss(nn.Module):
         if len(layer_wgts) != len(layer_ids): raise UsageError('give one weight per feature layer')
         self.net = classifier[:max(layer_ids) + 1].eval()  # keeps the classifier's Normalizer: its input contract
         for p in self.net.parameters(): p.requires_grad_(False)
-        self.layer_ids, self.layer_wgts, self.pixel, self.gram_wgt = (tuple(layer_ids), tuple(layer_wgts),
-                                                                      pixel, gram_wgt)
+        self.layer_ids, self.layer_wgts, self.pixel = tuple(layer_ids), tuple(layer_wgts), pixel
         self.hooks = hook_outputs([self.net[i] for i in layer_ids], detach=False)
 
     def features(self, x):
@@ -51,9 +45,7 @@ class FeatureLoss(nn.Module):
             pred, targ = pred.float(), self.net.contract.check_range(targ.float())
             loss = pixel_loss(self.pixel)(pred, targ)
             with torch.no_grad(): targ_feats = [f.clone() for f in self.features(targ)]
-            for w, p, t in zip(self.layer_wgts, self.features(pred), targ_feats):
-                loss = loss + w * F.mse_loss(p, t)
-                if self.gram_wgt: loss = loss + self.gram_wgt * w * F.mse_loss(gram_matrix(p), gram_matrix(t))
+            for w, p, t in zip(self.layer_wgts, self.features(pred), targ_feats): loss = loss + w * F.mse_loss(p, t)
         return loss
 
     def for_export(self):
@@ -70,16 +62,23 @@ def default_feature_layers(clf, size=64, min_side=8):
             if x.shape[-1] >= min_side: sides.append(i)
     return (sides[-1],)
 
-def _perceptual(classifier_model=None, feature_layers=None, feature_weights=None, gram_weight=0.):
+def _perceptual(classifier_model=None, feature_layers=None, feature_weights=None, **_):
     "MSE plus the features of a frozen copy of `classifier_model` (weight 1/10 per layer by default)."
     if classifier_model is None:
         raise UsageError('the perceptual loss needs a trained classifier: pass `classifier` (a classifier run)')
     clf = deepcopy(classifier_model).eval()
     layers = tuple(feature_layers or default_feature_layers(clf))
-    return FeatureLoss(clf, layers, feature_weights or (0.1,) * len(layers), pixel='mse', gram_wgt=gram_weight)
+    return FeatureLoss(clf, layers, feature_weights or (0.1,) * len(layers), pixel='mse')
+
+def _style(classifier_model=None, style=None, **_):
+    "Johnson et al.'s loss for the `style` image (a [0,1] tensor) on the features of a frozen copy of the classifier."
+    if classifier_model is None or style is None:
+        raise UsageError('the style loss needs a trained classifier and a style image: pass `classifier` and `style`')
+    return StyleLoss(deepcopy(classifier_model).eval(), style)
 
 LOSSES = Registry('loss', {name: (lambda f: lambda **_: f)(f) for name, f in PIXEL_LOSSES.items()})
 LOSSES['perceptual'] = _perceptual
+LOSSES['style'] = _style
 
 def restoration_loss(loss='mse', **kwargs):
     "A restoration loss by name: a pixel loss (`mse`, `l1`) or `perceptual` (its arguments: see `_perceptual`)."

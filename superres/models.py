@@ -96,18 +96,21 @@ def classifier_from_config(cfg):
 
 class TinyUnet(nn.Module):
     """A UNet with added skips, encoder `stem`+`downs`, decoder mirrored: `residual`, its untrained output equals its
-    input (restoration); else it gives `n_out` logits per pixel (segmentation)."""
-    def __init__(self, stem, downs, nfs, cross=False, act=GeneralRelu, n_out=3, residual=True):
+    input (restoration); else it gives `n_out` logits per pixel (segmentation). `top_skip` off: no path from input to
+    output at the highest resolution (neither the stem's skip nor the residual), the lesson's advice for style."""
+    def __init__(self, stem, downs, nfs, cross=False, act=GeneralRelu, n_out=3, residual=True, top_skip=True):
         super().__init__()
-        self.stem, self.downs, self.residual = stem, nn.ModuleList(downs), residual
+        self.stem, self.downs, self.top_skip = stem, nn.ModuleList(downs), top_skip
+        self.residual = residual and top_skip
         levels = list(reversed(range(len(downs))))
         self.ups = nn.ModuleList([UpBlock(nfs[i+1], nfs[i], act=act) for i in levels])
-        self.crosses = nn.ModuleList([cross_conv(nfs[i], act) if cross else nn.Identity() for i in levels])
+        self.crosses = nn.ModuleList([cross_conv(nfs[i], act) if cross and (i or top_skip) else nn.Identity()
+                                      for i in levels])
         self.to_rgb = UpBlock(nfs[0], n_out, act=act, final_act=False)  # named for restoration: saved weights keep it
         self.end = ResBlock(n_out, n_out, act=act, final_act=False)
         self.multiple = 2 ** (len(downs) + int(self._stem_stride() > 1))
         for m in (self.ups, self.crosses, self.to_rgb, self.end): m.apply(partial(init_weights, leak=0.1))
-        if residual: zero_last_conv(self.to_rgb.block); zero_last_conv(self.end)
+        if self.residual: zero_last_conv(self.to_rgb.block); zero_last_conv(self.end)
 
     def _stem_stride(self):
         return next(m.stride[0] for m in self.stem.modules() if isinstance(m, nn.Conv2d))
@@ -124,7 +127,8 @@ class TinyUnet(nn.Module):
         out = skips.pop()
         for up, cross in zip(self.ups, self.crosses):
             skip = skips.pop()
-            out = up(out, skip.shape[-2:]) + cross(skip)
+            out = up(out, skip.shape[-2:])
+            if skips or self.top_skip: out = out + cross(skip)  # no skips left: this is the stem's, the highest
         out = self.to_rgb(out, x.shape[-2:])
         out = self.end(out + x if self.residual else out)
         return out[..., :h, :w]
@@ -195,7 +199,7 @@ class Arch:
 def _act(cfg): return partial(GeneralRelu, leak=cfg['encoder']['leak'], sub=cfg['encoder']['sub'])
 
 def _tiny_unet(cfg, clf, scale, cross=False):
-    return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg))
+    return TinyUnet(clf.stem, clf.stages, cfg['encoder']['nfs'], cross, _act(cfg), top_skip=cfg.get('top_skip', True))
 def _dynamic_unet(cfg, clf, scale):
     return _encoder_unet()(nn.Sequential(clf.stem, *clf.stages), n_out=3, img_size=(64, 64))
 def _sr_resnet(cfg, clf, scale): return SRResNet(scale, cfg['nf'], cfg['n_blocks'])

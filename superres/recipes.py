@@ -29,7 +29,7 @@ from .data import (
     paired_dls,
     segmentation_dls,
 )
-from .degradations import task_degradation
+from .degradations import parse_degradation, task_degradation
 from .distributed import data_parallel, main_process_first
 from .errors import UsageError
 from .evaluate import evaluate_segmenter
@@ -40,6 +40,7 @@ from .learner import classifier_learner, export_learner, restoration_learner, se
 from .models import ARCHS
 from .plots import plot_history, show_masks_png, show_results_png
 from .ranks import is_main_process
+from .style import style_tensor
 
 __all__ = ['PAIRED_PIPELINES', 'load_checkpoint', 'fine_tune_phases', 'fit_phase', 'train_classifier', 'train_restorer',
            'train_segmenter']
@@ -154,19 +155,23 @@ def _paired_data(data, deg, pipeline, num_workers, **subset):
         if decoded: return decoded_paired_dls(data, deg, **subset)
         return paired_dls(data, deg, num_workers=num_workers, **subset)
 
-def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse', classifier=None, trust_pickle=False,
+def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss=None, classifier=None, trust_pickle=False,
                    pretrained=True, scale=None, classes=None, per_class=None, val_per_class=None, epochs=5, budget=None,
-                   bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=0.25,
+                   bs=64, lr=3e-3, size=64, preset='cpu', freeze_epochs=1, down=None, up=None, erase=None,
                    feature_layers=None, precision='auto', seed=None, num_workers=None, resume=False, skip_bad=False,
                    pipeline='auto', init=None, lr_mult=100, gan=False, gan_weight=GAN_WEIGHT, critic=None,
-                   critic_arch='gan_critic', critic_thresh=CRITIC_THRESH, ema=None, sharpen_target=None):
-    "The restoration recipe: paired data for `task`, net, loss; fine-tuned from `init` (`default`: the shipped one)."
+                   critic_arch='gan_critic', critic_thresh=CRITIC_THRESH, ema=None, sharpen_target=None, style=None,
+                   top_skip=True):
+    """The restoration recipe: paired data for `task`, net, loss; fine-tuned from `init` (`default`: the shipped one).
+    The style task (its `style` a PIL image) defaults to the style loss and no erasing, the others to mse and 0.25."""
+    loss = _task_loss(task, loss, style)
+    if erase is None: erase = 0. if loss == 'style' else 0.25  # a style model paints whole photos, not holes
     if gan and init is None:
         raise UsageError('`gan` fine-tunes a trained generator, as fastai\'s recipe does: pass `init` (a model of this '
                          'task, e.g. a run trained with the same task and a pixel or perceptual loss)')
     out, ckpt = _start(out, seed, resume, budget)
     critic = _critic(critic, critic_arch, size) if gan else None  # after seeding: a new critic starts the same
-    clf = load_classifier(classifier, trust_pickle) if classifier or loss == 'perceptual' else None
+    clf = load_classifier(classifier, trust_pickle) if classifier or loss in ('perceptual', 'style') else None
     base = load_restorer(init, trust_pickle, device='cpu', scale=scale, folded=False) if init is not None else None
     if base is not None: arch = base.card.arch
     deg = task_degradation(task, scale, down, up, lr_input=ARCHS[arch].takes_lr)
@@ -174,7 +179,8 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
                        val_per_class=val_per_class, bs=bs, erase=erase, skip_bad=skip_bad,
                        sharpen_target=sharpen_target)
     learn = restoration_learner(dls, arch=arch, loss=loss, classifier_model=clf, pretrained=pretrained, preset=preset,
-                                feature_layers=feature_layers, precision=precision, path=out, init_model=base)
+                                feature_layers=feature_layers, precision=precision, path=out, init_model=base,
+                                style=style_tensor(style, size) if style is not None else None, top_skip=top_skip)
     encoder = clf is not None and pretrained and ARCHS[arch].encoder and base is None
     frozen = freeze_epochs if encoder or gan or (base is not None and learn.new_params) else 0
     fit_learn = _gan(learn, base, critic, gan_weight, critic_thresh, precision) if gan else learn
@@ -185,6 +191,17 @@ def train_restorer(out, data=None, task='superres', arch='tiny_unet', loss='mse'
         _finish_run(learn, out, run.pop('meter'), run.pop('history'), fit_learn, **run, arch=arch, loss=loss,
                     task=deg.spec, scale=deg.scale, **(dict(gan_weight=gan_weight) if gan else {}))
     return learn
+
+def _task_loss(task, loss, style):
+    "The loss name: the task's when none is given; the style loss and the style task (and its image) go together."
+    is_style = parse_degradation(task).name == 'style'
+    loss = loss or ('style' if is_style else 'mse')
+    if is_style != (loss == 'style'):
+        raise UsageError('the style task trains with the style loss, and the style loss serves the style task alone '
+                         f'(task {parse_degradation(task).spec}, loss {loss})')
+    if is_style != (style is not None):
+        raise UsageError('the style task needs its style image (`style`, --style-image), and only it takes one')
+    return loss
 
 def _critic(path, arch, size):
     "The critic of a `gan` run (new, or an earlier run's), checked to judge crops of `size`."

@@ -14,7 +14,7 @@ def images(n=6, seed=0, size=64):
 def test_feature_loss_gradients_and_contract():
     torch.manual_seed(0)
     clf = classifier('cpu_small', n_out=5).eval()
-    loss = FeatureLoss(clf, layer_ids=(2, 3), layer_wgts=(0.1, 0.1), gram_wgt=1.)
+    loss = FeatureLoss(clf, layer_ids=(2, 3), layer_wgts=(0.1, 0.1))
     targ = torch.rand(2, 3, 32, 32)
     pred = targ.clone().requires_grad_()
     assert loss(pred, targ).item() == pytest.approx(0, abs=1e-7)

@@ -11,7 +11,7 @@ NBS = sorted((Path(__file__).parents[1]/'nbs').glob('*.ipynb'))
 
 def test_the_documented_notebooks_are_all_there():
     assert [p.stem for p in NBS] == ['00_index', '01_data', '02_classifier', '03_superres', '04_evaluation', '05_tasks',
-                                     '06_segmentation', '07_panorama']
+                                     '06_segmentation', '07_panorama', '08_style']
 
 def _python(source):
     "A cell's source without IPython's magics and shell lines, which are not Python."

@@ -163,8 +163,8 @@ def add_strength(p):
                    'was fine-tuned from: 1 all GAN texture, 0 the PSNR model, smoother and more faithful (default: the '
                    "model's own, chosen by measurement for the shipped ones: BENCHMARKS.md)")
 
-def add_training(p, bs, files, several=False):
-    "What both training commands take: run folder, schedule, batch, precision, seed, resume."
+def add_training(p, bs, files, several=False, erase='0.25'):
+    "What the training commands take: run folder, schedule, batch, precision, seed, resume; `erase` the default said."
     p.add_argument('--out', required=True, help=f'run folder: {files}, history.csv/png, metrics.json, checkpoint.pth')
     p.add_argument('--epochs', type=positive(int), default=5, help='epochs of one-cycle training (default 5)')
     p.add_argument('--budget', type=positive(float), help='seconds of training: the one-cycle schedule follows the '
@@ -172,8 +172,8 @@ def add_training(p, bs, files, several=False):
     p.add_argument('--bs', type=positive(int), default=bs, help=f'batch size (default {bs})')
     p.add_argument('--lr', type=positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
     p.add_argument('--size', type=positive(int), default=64, help='image or crop size (default 64, the native size)')
-    p.add_argument('--erase', type=probability, default=0.25, help='probability of random erasing per training input '
-                   '(default 0.25; 0: off)')
+    p.add_argument('--erase', type=probability, default=None if ';' in erase else float(erase),
+                   help=f'probability of random erasing per training input (default {erase}; 0: off)')
     p.add_argument('--no-erase', dest='erase', action='store_const', const=0., help='the same as --erase 0')
     add_precision(p)
     p.add_argument('--ema', type=probability, metavar='DECAY', help='validate and keep an exponential moving average '

@@ -107,17 +107,24 @@ def add_train_args(p):
     from ..losses import LOSSES
     from ..models import ARCHS, CRITICS, UNET_PRESETS
     from ..recipes import PAIRED_PIPELINES
-    add_training(p, bs=64, files='model.pth, export.pkl, results.png', several=True)
+    add_training(p, bs=64, files='model.pth, export.pkl, results.png', several=True,
+                 erase='0.25; none for --task style, whose inputs are whole photos')
     p.add_argument('--task', type=task_spec, default='superres',
                    help=task_help('restoration task') + ' (default superres)')
     p.add_argument('--arch', choices=list(ARCHS), default='tiny_unet', help='tiny_unet: added skips, starts as '
                    'identity; _cross: convs on the skips; dynamic_unet: fastai DynamicUnet; sr_resnet: EDSR-style, '
                    'works on the low-resolution image; rep_resnet: sr_resnet whose convs train as wider branches, '
                    'folded into its plain convs for inference; rfdn: RFDN-style distillation blocks')
-    p.add_argument('--loss', choices=list(LOSSES), default='mse', help='pixel loss, or perceptual: MSE + classifier '
-                   'features (needs --classifier)')
+    p.add_argument('--loss', choices=list(LOSSES), help='pixel loss, or perceptual: MSE + classifier features, or '
+                   "style: the content of the input's features and the Gram statistics of --style-image's (default "
+                   'mse; style for --task style)')
+    p.add_argument('--style-image', metavar='IMG', help='--task style: the picture whose style the model learns to '
+                   'paint any photo in, its textures at the scale of --size')
+    p.add_argument('--no-top-skip', dest='top_skip', action='store_false', help="tiny_unet: drop the UNet's "
+                   'highest-resolution skip and its residual, so no path copies the input (the lesson\'s advice for '
+                   'style)')
     p.add_argument('--classifier', help='classifier run folder or model file: pretrained encoder and perceptual '
-                   'features (default for --loss perceptual: the shipped classifier)')
+                   'features (default for --loss perceptual and style: the shipped classifier)')
     p.add_argument('--init', metavar='MODEL', help="fine-tune this restoration model (its arch and size; `default`: "
                    'the shipped model of --scale, else the nearest) with the schedule of fastai\'s fine_tune: weights '
                    'it lacks (another scale\'s tail) train alone for --freeze-epochs, then all')
@@ -160,6 +167,7 @@ def add_train_args(p):
     add_trust(p)
 
 def cmd_train(a):
+    from ..images import open_image
     from ..recipes import train_restorer
-    call(train_restorer, a)
+    call(train_restorer, a, skip=('style_image',), style=open_image(a.style_image) if a.style_image else None)
     report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')
