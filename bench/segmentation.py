@@ -10,11 +10,12 @@ import json
 import time
 from pathlib import Path
 
+from superres.configs import DataConfig, FineTuneConfig
 from superres.evaluate import evaluate_segmenter
 from superres.hub import load_segmenter
 from superres.recipes import train_segmenter
 
-RECIPE = dict(classes=200, val_per_class=2, bs=32, lr=3e-3, erase=0, num_workers=0, seed=0)
+DATA = dict(classes=200, val_per_class=2, bs=32, erase=0, num_workers=0)  # and lr 3e-3, seed 0
 RUNS = {  # name: (arch, pretrained); the pretrained ones train 1 of their epochs with the encoder frozen
     'tiny_unet-pretrained': ('tiny_unet', True), 'tiny_unet-scratch': ('tiny_unet', False),
     'dynamic_unet-pretrained': ('dynamic_unet', True), 'dynamic_unet-scratch': ('dynamic_unet', False)}
@@ -30,8 +31,9 @@ if __name__ == '__main__':
         arch, pretrained = RUNS[name]
         out = Path(a.out)/(name + a.tag)
         start = time.perf_counter()
-        train_segmenter(out, data=a.data, arch=arch, pretrained=pretrained, per_class=a.per_class,
-                        epochs=a.epochs - pretrained, freeze_epochs=1, size=a.size, **RECIPE)
+        train_segmenter(out, DataConfig(a.data, per_class=a.per_class, size=a.size, **DATA),
+                        FineTuneConfig(epochs=a.epochs - pretrained, freeze_epochs=1, lr=3e-3, seed=0), arch=arch,
+                        pretrained=pretrained)
         train_wall, start = time.perf_counter() - start, time.perf_counter()
         scores = evaluate_segmenter(load_segmenter(out), a.data, progress=False)  # all val images, as segment predict
         trained = json.loads((out/'metrics.json').read_text())

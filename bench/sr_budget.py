@@ -8,26 +8,29 @@ and `upscale` speed on a 512x512 image.
 import argparse
 import json
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from superres.configs import FineTuneConfig, RestorerData, RestorerLoss, RestorerNet
 from superres.evaluate import evaluate_sr
-from superres.hub import load_restorer
+from superres.hub import load_classifier, load_restorer
 from superres.inference import upscale_image
 from superres.recipes import train_restorer
 from superres.tinyimagenet import find_tiny_imagenet
 
-BEST = dict(arch='tiny_unet', loss='l1', size=48, erase=0, bs=32, lr=3e-3, per_class=100)
+BEST = dict(net=RestorerNet('tiny_unet'), loss=RestorerLoss('l1'), data=dict(size=48, erase=0, bs=32, per_class=100),
+            lr=3e-3)
 
-MODELS = {
-    'mse': dict(arch='tiny_unet', loss='mse'),
-    'perceptual': dict(arch='tiny_unet', loss='perceptual', pretrained=False),
-    'pretrained': dict(arch='tiny_unet', loss='perceptual', pretrained=True),
-    'cross': dict(arch='tiny_unet_cross', loss='perceptual', pretrained=True),
-    'dynamic': dict(arch='dynamic_unet', loss='perceptual', pretrained=True),
+MODELS = {  # perceptual: the features of --classifier, whose body the pretrained UNets copy
+    'mse': dict(net=RestorerNet('tiny_unet'), loss=RestorerLoss('mse')),
+    'perceptual': dict(net=RestorerNet('tiny_unet', pretrained=False), loss=RestorerLoss('perceptual')),
+    'pretrained': dict(net=RestorerNet('tiny_unet'), loss=RestorerLoss('perceptual')),
+    'cross': dict(net=RestorerNet('tiny_unet_cross'), loss=RestorerLoss('perceptual')),
+    'dynamic': dict(net=RestorerNet('dynamic_unet'), loss=RestorerLoss('perceptual')),
 }
 
 def mean(rows, key): return float(np.mean([r[key] for r in rows]))
@@ -35,14 +38,16 @@ def mean(rows, key): return float(np.mean([r[key] for r in rows]))
 def summary(rows, names):
     return {n: dict(psnr=mean(rows, f'{n}_psnr'), ssim=mean(rows, f'{n}_ssim')) for n in names}
 
-def run_model(name, kw, a, root, val_dir, budget):
-    out = Path(a.out)/name
-    uses_clf = kw['loss'] == 'perceptual' or kw.get('pretrained')
+def run_model(name, a, root, val_dir, budget, net, loss, data=(), lr=None):
+    "`net` trained with `loss` for `budget` seconds on --classes, --per-class, --bs (`data` overriding them), scored."
+    out, lr = Path(a.out)/name, lr or a.lr
+    data = replace(RestorerData(root, classes=a.classes, per_class=a.per_class, val_per_class=2, bs=a.bs), **dict(data))
+    clf = load_classifier(a.classifier) if loss.loss == 'perceptual' else None
     start = time.perf_counter()
-    settings = dict(dict(classes=a.classes, per_class=a.per_class, bs=a.bs, lr=a.lr), **kw)
-    train_restorer(out, data=root, classifier=a.classifier if uses_clf else None, val_per_class=2, budget=budget,
-                   seed=0, **settings)
+    train_restorer(out, data=data, net=net, loss=loss, schedule=FineTuneConfig(budget=budget, lr=lr, seed=0),
+                   classifier=clf)
     wall = time.perf_counter() - start
+    settings = dict(**asdict(net), **asdict(loss), **{k: v for k, v in asdict(data).items() if k != 'data'}, lr=lr)
     rows = evaluate_sr(val_dir, 2, load_restorer(out), limit=a.val_images, baselines=('nearest', 'bicubic'))['images']
     res = dict(name=name, **settings, wall_s=round(wall), epochs=json.loads((out/'metrics.json').read_text())['epochs'],
                tiny_val=summary(rows, ['nearest', 'bicubic', 'model']))
@@ -79,8 +84,8 @@ if __name__ == '__main__':
     a = p.parse_args()
     root = find_tiny_imagenet(a.data)
     val = root/'val'/'images'
-    results = [run_model(n, MODELS[n], a, root, val, a.budget) for n in a.only.split(',') if n]
-    if a.best_budget: results.append(run_model('cpu_recipe', BEST, a, root, val, a.best_budget))
+    results = [run_model(n, a, root, val, a.budget, **MODELS[n]) for n in a.only.split(',') if n]
+    if a.best_budget: results.append(run_model('cpu_recipe', a, root, val, a.best_budget, **BEST))
     top = sorted(results, key=lambda r: -r['tiny_val']['model']['psnr'])[:2]
     for r in top:
         model = load_restorer(Path(a.out)/r['name'])

@@ -11,13 +11,14 @@ import shutil
 import time
 from pathlib import Path
 
+from superres.configs import FineTuneConfig, RestorerData, RestorerLoss, RestorerNet
 from superres.evaluate import evaluate_task
 from superres.hub import load_classifier, load_restorer
 from superres.recipes import train_restorer
 from superres.tinyimagenet import find_tiny_imagenet
 
 TASKS = ['jpeg', 'denoise', 'colorize', 'inpaint', 'outpaint', 'watermark', 'real']
-RECIPE = dict(arch='tiny_unet', loss='l1', size=48, erase=0, bs=32, lr=3e-3, classes=200, val_per_class=2, seed=0)
+DATA = dict(size=48, erase=0, bs=32, classes=200, val_per_class=2)  # the recipe: tiny_unet, L1, lr 3e-3, seed 0
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,7 +34,8 @@ if __name__ == '__main__':
         name = re.sub(r'[^\w.-]+', '_', task)  # a spec with parameters, as a file name
         out = Path(a.out)/name
         start = time.perf_counter()
-        train_restorer(out, data=root, task=task, per_class=a.per_class, budget=a.budget, **RECIPE)
+        train_restorer(out, task, data=RestorerData(root, per_class=a.per_class, **DATA), net=RestorerNet('tiny_unet'),
+                       loss=RestorerLoss('l1'), schedule=FineTuneConfig(budget=a.budget, lr=3e-3, seed=0))
         wall = time.perf_counter() - start
         rep = evaluate_task(root/'val'/'images', task, load_restorer(out), limit=a.val_images, seed=0, classifier=clf)
         shutil.copyfile(out/'results.png', Path(a.grids)/f'{name}.png')

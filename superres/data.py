@@ -71,10 +71,10 @@ def classification_dblock(tin, size=64, augment=True, stats=None, trivial_augmen
                      item_tfms=classification_tfms(size, augment, trivial_augment),
                      batch_tfms=_erasing(erase, stats) if augment and stats else [])
 
-def classification_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True,
-                       erase=0.25, num_workers=None, skip_bad=False, **kwargs):
+def classification_dls(data=None, classes=None, per_class=None, val_per_class=None, size=64, bs=128, augment=True,
+                       trivial_augment=True, erase=0.25, num_workers=None, skip_bad=False, **kwargs):
     "DataLoaders for Tiny ImageNet classification, per-item PIL transforms in worker processes."
-    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class)
+    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
     dblock = classification_dblock(tin, size, augment, stats, trivial_augment, erase)
     dls = dblock.dataloaders(tin.root, bs=bs, num_workers=_workers(num_workers), **kwargs)
     dls.tin, dls.stats = tin, stats
@@ -145,10 +145,10 @@ def _decoded_dls(tin, stats, dataset, tfms, size, bs, device, cache, progress):
     dls.tin, dls.stats = tin, stats
     return dls
 
-def decoded_dls(data=None, classes=None, per_class=None, size=64, bs=128, augment=True, trivial_augment=True,
-                erase=0.25, device=None, skip_bad=False, cache=True, progress=True):
+def decoded_dls(data=None, classes=None, per_class=None, val_per_class=None, size=64, bs=128, augment=True,
+                trivial_augment=True, erase=0.25, device=None, skip_bad=False, cache=True, progress=True):
     "Classification DataLoaders over pre-decoded uint8 images: crop/flip, TrivialAugment, erasing per image by batch."
-    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class)
+    tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
     aug = [BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])
     tfms = (aug if augment else []) + [IntToFloatTensor()] + (_erasing(erase, stats) if augment else [])
     dls = _decoded_dls(tin, stats, ImageArrays, tfms, size, bs, device, cache, progress)  # random tfms: split 0 only

@@ -5,16 +5,13 @@ from fastai.vision.gan import AdaptiveGANSwitcher, AdaptiveLoss, GANLearner, gan
 from torch import nn
 
 from .callbacks import precision_callbacks
+from .configs import CRITIC_THRESH, GAN_WEIGHT
 from .errors import ModelError, UsageError
 from .hub import load_model
 from .metrics import psnr, ssim
 from .models import critic_config, critic_from_config
 
-__all__ = ['GAN_WEIGHT', 'CRITIC_THRESH', 'critic_loss', 'load_critic', 'GANSwitcher', 'SkipIdleGrads',
-           'RestorationGAN', 'gan_learner']
-
-GAN_WEIGHT = 5e-3  # adversarial loss per unit of restoration loss: ESRGAN's 5e-3 (L1 1e-2, perceptual 1)
-CRITIC_THRESH = 0.65  # the course's: the critic trains until its loss is below this, then the generator one step
+__all__ = ['critic_loss', 'load_critic', 'GANSwitcher', 'SkipIdleGrads', 'RestorationGAN', 'gan_learner']
 
 def critic_loss():
     "The critic's loss: binary cross-entropy of every patch logit against real (1) or generated (0)."

@@ -80,7 +80,8 @@ def load_model(fname):
         raise _corrupt(fname, 'its state_dict holds something other than tensors')
     if 'sha256' in saved and _file_digest(saved['state_dict'], parent) != saved['sha256']:
         raise _corrupt(fname, 'its weights do not match their checksum: the file changed after it was saved')
-    try: model = _sized(check_config(saved['config']), saved['state_dict'])
+    try:  # built with fresh weights the file's replace: drawn from a forked RNG, so loading leaves a seeded run alone
+        with torch.random.fork_rng(devices=[]): model = _sized(check_config(saved['config']), saved['state_dict'])
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # UsageError is a ValueError
         why = _line(e) if isinstance(e, UsageError) else repr(e)[:200]
         raise _corrupt(fname, f'its config describes no model this superres builds: {why}') from e

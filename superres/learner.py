@@ -45,7 +45,9 @@ def classifier_learner(dls, model=None, preset=None, label_smoothing=0.1, precis
                    opt_func=partial(Adam, eps=1e-5), metrics=[accuracy, top5_accuracy], cbs=cbs, **kwargs)
 
 def unet_splitter(model):
-    "Two parameter groups, the encoder then the rest, so `freeze()` freezes exactly the (pretrained) encoder."
+    """Two parameter groups, the encoder then the rest, so `freeze()` freezes exactly the (pretrained) encoder; one
+    group for nets without an encoder, which `freeze()` leaves training."""
+    if model.encoder is None: return [list(model.parameters())]
     enc = {id(p) for p in model.encoder.parameters()}
     return [list(model.encoder.parameters()), [p for p in model.parameters() if id(p) not in enc]]
 
@@ -68,12 +70,12 @@ def loaded_splitter(new):
 def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
                         feature_layers=None, feature_weights=None, style=None, top_skip=True, precision='auto',
                         channels_last=True, cbs=None, init_model=None, **kwargs):
-    "A restoration Learner for `dls`'s task: net (encoder of `classifier_model`, or weights of `init_model`), loss."
-    encoder = classifier_model if pretrained else None
-    if arch == 'dynamic_unet' and encoder is None:
-        encoder = classifier(preset, n_out=1, mean=dls.stats[0], std=dls.stats[1])
+    "A restoration Learner for `dls`'s task: net (on the body of `classifier_model`, or from `init_model`), loss."
+    body = classifier_model if pretrained else None  # the classifier whose stem and stages a UNet copies
+    if arch == 'dynamic_unet' and body is None:  # its presets are the classifier's
+        body = classifier(preset, n_out=1, mean=dls.stats[0], std=dls.stats[1])
     deg = getattr(dls, 'degradation', None)
-    stats = {} if encoder is not None else dict(mean=dls.stats[0], std=dls.stats[1])
+    stats = {} if body is not None else dict(mean=dls.stats[0], std=dls.stats[1])
     task = dict(scale=getattr(dls, 'scale', 2), task=deg.spec if deg else None)
     if init_model is not None:
         model = restorer_from_config({**init_model.card.config, **task})
@@ -83,7 +85,7 @@ def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None
         if not top_skip and not arch.startswith('tiny_unet'):
             raise UsageError(f'only tiny_unet and tiny_unet_cross can drop their highest-resolution skip, not {arch}')
         skip = {} if top_skip else dict(top_skip=False)  # recorded only where it changes the net
-        model, new = restorer(arch, preset, classifier_model=encoder, **task, **stats, **skip), None
+        model, new = restorer(arch, preset, classifier_model=body, **task, **stats, **skip), None
         splitter = unet_splitter
         update_config(model, pretrained_encoder=classifier_model is not None and pretrained)
     loss_func = restoration_loss(loss, classifier_model=classifier_model, feature_layers=feature_layers,

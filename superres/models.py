@@ -148,12 +148,6 @@ def __getattr__(name):
     if name == 'EncoderUnet': return _encoder_unet()
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-def SRResNet(scale=2, nf=64, n_blocks=8, layer=nn.Conv2d):
-    "EDSR-style net in low-resolution space: norm-free ResBlocks, PixelShuffle at the end, on a bicubic upsample."
-    body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False, layer=layer)
-                           for _ in range(n_blocks)], layer(nf, nf, 3, padding=1))
-    return LRNet(body, scale, nf, layer)
-
 class LRNet(nn.Module):
     "A body in low-resolution space, PixelShuffle x`scale` at the end, added to a bicubic upsample of the input."
     def __init__(self, body, scale, nf, layer=nn.Conv2d):
@@ -161,12 +155,17 @@ class LRNet(nn.Module):
         self.scale, self.head, self.body = scale, layer(3, nf, 3, padding=1), body
         self.up = nn.Sequential(nn.Conv2d(nf, 3 * scale**2, 3, padding=1), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight); nn.init.zeros_(self.up[0].bias)  # starts as plain bicubic upsampling
-    @property
-    def encoder(self): return self.head
     def forward(self, x):
         base = F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
         h = self.head(x)
         return base + self.up(h + self.body(h))
+
+class SRResNet(LRNet):
+    "EDSR-style net in low-resolution space: norm-free ResBlocks, PixelShuffle at the end, on a bicubic upsample."
+    def __init__(self, scale=2, nf=64, n_blocks=8, layer=nn.Conv2d):
+        body = nn.Sequential(*[ResBlock(nf, nf, act=nn.ReLU, norm=None, final_act=False, layer=layer)
+                               for _ in range(n_blocks)], layer(nf, nf, 3, padding=1))  # drawn before the head
+        super().__init__(body, scale, nf, layer)
 
 class RFDNBody(nn.Module):
     "RFDN's body: RFDBs in a row, every block's output fused by a 1x1 conv, then a 3x3 conv."
@@ -185,15 +184,18 @@ class Restorer(nn.Module):
         super().__init__()
         self.norm, self.net = Normalizer(mean, std, input_range), net
     @property
-    def encoder(self): return self.net.encoder
+    def encoder(self):
+        "The UNet's encoder, a classifier's stem and stages (what `freeze()` freezes); None for nets without one."
+        return getattr(self.net, 'encoder', None)
     def forward(self, x): return self.norm.decode(self.net(self.norm(x)))
 
 @dataclass(frozen=True)
 class Arch:
     "A restoration architecture: its net from (config, classifier or None, its own upscale), presets, where it works."
     build: Callable
-    presets: Registry
-    encoder: bool = True  # built on a classifier's stem and stages (pretrained or not)
+    presets: Registry  # its sizes when not built on a trained classifier's body
+    about: str  # what it is, in a few words (`superres train --help`)
+    takes_classifier_body: bool = True  # a UNet whose encoder is a classifier's stem and stages (pretrained or not)
     takes_lr: bool = False  # works on the low-resolution image and upscales itself
 
 def _act(cfg): return partial(GeneralRelu, leak=cfg['encoder']['leak'], sub=cfg['encoder']['sub'])
@@ -218,22 +220,28 @@ REP_RESNET_PRESETS = Registry('rep_resnet preset', {'cpu': dict(nf=64, n_blocks=
 RFDN_PRESETS = Registry('rfdn preset', {'reference': dict(nf=50, n_blocks=4),  # RFDN (Liu et al. 2020)
                                         'cpu': dict(nf=64, n_blocks=4)})
 ARCHS = Registry('arch', {
-    'tiny_unet': Arch(_tiny_unet, UNET_PRESETS),
-    'tiny_unet_cross': Arch(partial(_tiny_unet, cross=True), UNET_PRESETS),
-    'dynamic_unet': Arch(_dynamic_unet, UNET_PRESETS),
-    'sr_resnet': Arch(_sr_resnet, SR_RESNET_PRESETS, encoder=False, takes_lr=True),
-    'rep_resnet': Arch(_rep_resnet, REP_RESNET_PRESETS, encoder=False, takes_lr=True),  # sr_resnet, folded at load
-    'rfdn': Arch(_rfdn, RFDN_PRESETS, encoder=False, takes_lr=True),
+    'tiny_unet': Arch(_tiny_unet, UNET_PRESETS, 'added skips, starts as identity'),
+    'tiny_unet_cross': Arch(partial(_tiny_unet, cross=True), UNET_PRESETS, 'tiny_unet with convs on the skips'),
+    # from scratch, its encoder is a fresh classifier of the preset (see `restoration_learner`)
+    'dynamic_unet': Arch(_dynamic_unet, PRESETS, 'fastai DynamicUnet'),
+    'sr_resnet': Arch(_sr_resnet, SR_RESNET_PRESETS, 'EDSR-style, works on the low-resolution image',
+                      takes_classifier_body=False, takes_lr=True),
+    'rep_resnet': Arch(_rep_resnet, REP_RESNET_PRESETS, 'sr_resnet whose convs train as wider branches, folded into '
+                       'its plain convs for inference', takes_classifier_body=False, takes_lr=True),
+    'rfdn': Arch(_rfdn, RFDN_PRESETS, 'RFDN-style distillation blocks on the low-resolution image',
+                 takes_classifier_body=False, takes_lr=True),
 })
 
-def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
-    "Config of a restoration model: arch, encoder (a classifier config, pretrained or not) and the rest."
+def restorer_config(arch='tiny_unet', preset='cpu', body_config=None, **overrides):
+    """Config of a restoration model: arch, the classifier config whose stem and stages are its encoder (saved as
+    `encoder`; pretrained or not) and the rest."""
     spec = ARCHS[arch]
-    if not spec.encoder and encoder is not None:
+    if not spec.takes_classifier_body and body_config is not None:
         raise UsageError(f'{arch} has no classifier encoder to pretrain: train it from scratch (`pretrained` off keeps '
                          'the classifier for the perceptual loss)')
-    if spec.encoder:
-        encoder = encoder or classifier_config(None, **spec.presets[preset], drop=0., preact=False, n_out=1)
+    if spec.takes_classifier_body:
+        encoder = body_config or classifier_config(None, **{'drop': 0., 'preact': False, **spec.presets[preset]},
+                                                   n_out=1)  # a classifier preset's own drop and preact kept
         cfg = dict(encoder=encoder, mean=encoder['mean'], std=encoder['std'],
                    input_range=encoder.get('input_range', (0., 1.)))
     else: cfg = dict(spec.presets[preset], mean=(0.5,)*3, std=(0.25,)*3, input_range=(0., 1.))
@@ -242,14 +250,15 @@ def restorer_config(arch='tiny_unet', preset='cpu', encoder=None, **overrides):
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg
 
-def restorer_from_config(cfg, encoder=None):
-    "Build a restoration model from its config, around the stem and stages of `encoder` (a classifier) if given."
+def restorer_from_config(cfg, classifier_model=None):
+    "Build a restoration model from its config, around the stem and stages of `classifier_model` if given."
     card = ModelCard.from_config(cfg)
     spec = ARCHS[card.arch]
     if card.takes_lr != spec.takes_lr:  # the arch decides; a config whose `input` says otherwise was mixed up
         lr = {True: 'the low-resolution image (input=lr)', False: 'an upsampled image'}
         raise UsageError(f'its config says {card.arch} reads {lr[card.takes_lr]}: it reads {lr[spec.takes_lr]}')
-    clf = (encoder if encoder is not None else classifier_from_config(cfg['encoder'])) if spec.encoder else None
+    clf = None if not spec.takes_classifier_body else (
+        classifier_model if classifier_model is not None else classifier_from_config(cfg['encoder']))
     model = Restorer(spec.build(cfg, clf, card.net_scale), card.mean, card.std, card.input_range)
     if card.folded: fold_rep_convs(model)  # saved as the plain net it computes
     return attach_card(model, card)
@@ -262,7 +271,7 @@ def fold(model):
 def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides):
     "A restoration model: from scratch (`preset`) or with a copy of the encoder of a trained `classifier_model`."
     if classifier_model is None: return restorer_from_config(restorer_config(arch, preset, **overrides))
-    cfg = restorer_config(arch, encoder=classifier_model.card.config, **overrides)
+    cfg = restorer_config(arch, body_config=classifier_model.card.config, **overrides)
     return restorer_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 
 class Segmenter(nn.Module):
@@ -289,27 +298,28 @@ SEGMENTERS = Registry('segmentation arch', {'dynamic_unet': _segmenting_dynamic_
                                             'tiny_unet': _segmenting_tiny_unet})  # the lesson's, light decoder
 SEGMENTATION_CODES = ('background', 'object')
 
-def segmenter_config(arch='dynamic_unet', encoder=None, **overrides):
-    "Config of a segmentation model: arch, encoder (a classifier config, pretrained or not), classes, working size."
+def segmenter_config(arch='dynamic_unet', body_config=None, **overrides):
+    """Config of a segmentation model: arch, the classifier config whose stem and stages are its encoder (saved as
+    `encoder`; pretrained or not), classes, working size."""
     SEGMENTERS[arch]  # an unknown arch is refused here, in one line
-    encoder = encoder or classifier_config(None, n_out=1)
+    encoder = body_config or classifier_config(None, n_out=1)
     cfg = dict(kind='segmenter', arch=arch, encoder=encoder, mean=encoder['mean'], std=encoder['std'],
                input_range=encoder.get('input_range', (0., 1.)), codes=list(SEGMENTATION_CODES), size=64)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     return cfg
 
-def segmenter_from_config(cfg, encoder=None):
-    "Build a segmentation model from its config, around the stem and stages of `encoder` (a classifier) if given."
+def segmenter_from_config(cfg, classifier_model=None):
+    "Build a segmentation model from its config, around the stem and stages of `classifier_model` if given."
     card = ModelCard.from_config(cfg)
-    clf = encoder if encoder is not None else classifier_from_config(cfg['encoder'])
+    clf = classifier_model if classifier_model is not None else classifier_from_config(cfg['encoder'])
     net = SEGMENTERS[card.arch](cfg, clf)
     return attach_card(Segmenter(net, card.size, card.mean, card.std, card.input_range), card)
 
 def segmenter(arch='dynamic_unet', classifier_model=None, pretrained=True, **overrides):
     """A segmentation model on the encoder of `classifier_model`: a copy of its weights if `pretrained`, else its
     architecture with fresh weights (None: the `cpu` classifier's, fresh)."""
-    encoder = None if classifier_model is None else classifier_model.card.config
-    cfg = segmenter_config(arch, encoder, **overrides)
+    body_config = None if classifier_model is None else classifier_model.card.config
+    cfg = segmenter_config(arch, body_config, **overrides)
     if classifier_model is None or not pretrained: return segmenter_from_config(cfg)
     return segmenter_from_config(cfg, deepcopy(classifier_model))  # copied: the classifier stays intact
 

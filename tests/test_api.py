@@ -91,6 +91,6 @@ def test_all_exports_every_modules_public_names():
     namespace = {}
     exec('from superres.all import *', namespace)
     for name in ('upscale', 'load_restorer', 'upscale_image', 'restore_image', 'train_restorer', 'train_classifier',
-                 'classifier_learner', 'decoded_dls', 'SuperresError', 'evaluate_sr'):
+                 'classifier_learner', 'decoded_dls', 'SuperresError', 'evaluate_sr', 'RestorerData', 'ScheduleConfig'):
         assert name in namespace, name
     assert namespace['upscale'] is superres.upscale

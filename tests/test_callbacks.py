@@ -1,4 +1,5 @@
 """Training callbacks: precision, weight averaging, the clock-driven time budget, progressive resizing."""
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -85,9 +86,10 @@ def test_progressive_resize_grows_to_full_size(dls):
 
 def test_a_resumed_run_keeps_averaging_from_the_checkpoint(tiny_root, tmp_path, monkeypatch):
     "The weight average is saved with each checkpoint: a run resumed across sessions does not restart its average."
+    from superres.configs import ClassifierData, ScheduleConfig
     from superres.recipes import train_classifier
-    args = dict(out=tmp_path/'run', data=tiny_root, classes=3, epochs=2, bs=4, ema=0.9, trivial_augment=False,
-                erase=0, precision='fp32', seed=0)
+    data = ClassifierData(tiny_root, classes=3, bs=4, trivial_augment=False, erase=0)
+    args = dict(out=tmp_path/'run', data=data, schedule=ScheduleConfig(epochs=2, ema=0.9, precision='fp32', seed=0))
     save = callbacks.Checkpoint.after_epoch
     def stop_after_first(self):
         save(self)
@@ -103,5 +105,5 @@ def test_a_resumed_run_keeps_averaging_from_the_checkpoint(tiny_root, tmp_path, 
         before_fit(self)
         started.update({k: v.clone() for k, v in self.avg.state_dict().items()})
     monkeypatch.setattr(WeightAverage, 'before_fit', spy)
-    train_classifier(resume=True, **args)
+    train_classifier(**dict(args, schedule=replace(args['schedule'], resume=True)))
     assert all(torch.equal(started[k], v) for k, v in saved['average'].items())

@@ -11,10 +11,11 @@ from PIL import Image
 
 from superres import cli
 from superres.cli import main, options
-from superres.degradations import TASKS
+from superres.configs import DataConfig, GanConfig, ScheduleConfig
+from superres.degradations import TASKS, parse_degradation
 from superres.errors import DataError, UsageError
 from superres.hub import save_model
-from superres.models import classifier, restorer
+from superres.models import ARCHS, classifier, restorer
 
 
 @pytest.mark.slow
@@ -158,3 +159,45 @@ def test_call_passes_options_by_name_and_refuses_one_the_library_lacks():
     a.typo_option = 1
     with pytest.raises(TypeError, match='lib takes no typo_option'): options.call(lib, a)
     assert options.call(lib, a, skip=('typo_option',))['bs'] == 8
+
+def test_call_builds_each_config_from_the_options_named_as_its_fields():
+    def lib(out, data: DataConfig = DataConfig(), schedule: ScheduleConfig = ScheduleConfig(), task='superres',
+            gan: GanConfig | None = None): return dict(out=out, data=data, schedule=schedule, task=task, gan=gan)
+    a = argparse.Namespace(func=print, command='train', out='run', bs=8, classes=3, epochs=2, task='jpeg', weight=1.)
+    with pytest.raises(TypeError, match="gan is None or a GanConfig, the command's to give"): options.call(lib, a)
+    got = options.call(lib, a, gan=None)
+    assert got == dict(out='run', data=DataConfig(bs=8, classes=3), schedule=ScheduleConfig(epochs=2), task='jpeg',
+                       gan=None), 'fields not given keep their defaults; a config parameter given none, its own'
+    gan = options.config(GanConfig, a, critic_arch='unet_critic')
+    assert gan == GanConfig(critic_arch='unet_critic', weight=1.)
+    assert options.call(lib, a, gan=gan)['gan'] is gan
+    assert options.defaults(lib)['bs'] == 64 and options.defaults(lib)['weight'] == GanConfig.weight
+    def twice(data: DataConfig = DataConfig(), bs=8): pass
+    with pytest.raises(TypeError, match='takes bs twice'): options.takes(twice)
+
+def test_train_help_names_every_arch_and_the_presets_of_each():
+    "`--arch` lists the registry; `--preset` offers every arch's presets, another arch's is refused naming this one's."
+    actions = {a.dest: a for a in dict(_commands(cli.parser()))[('train',)]._actions}
+    assert all(f'{name}: {arch.about}' in actions['arch'].help for name, arch in ARCHS.items())
+    for arch in ARCHS.values():  # archs sharing a registry of presets named together
+        sharing = [name for name, other in ARCHS.items() if other.presets is arch.presets]
+        assert f'{", ".join(sharing)}: {", ".join(arch.presets)}' in actions['preset'].help
+    assert set(actions['preset'].choices) == {p for arch in ARCHS.values() for p in arch.presets}
+    with pytest.raises(UsageError, match="unknown rep_resnet preset 'reference'; choose one of cpu$"):
+        restorer('rep_resnet', 'reference')
+
+TRAINING = {('train',): 'train_restorer', ('classify', 'train'): 'train_classifier',
+            ('segment', 'train'): 'train_segmenter'}
+LOADED = {'trust_pickle'}  # the commands' own: how they load the models the recipe takes
+
+@pytest.mark.parametrize('command', TRAINING)
+def test_options_are_the_recipes_and_so_are_their_defaults(command):
+    "Each option of a training command is one config field or parameter of its recipe, with the recipe's default."
+    import superres.recipes as recipes
+    recipe, argv = getattr(recipes, TRAINING[command]), [*command, '--out', 'x']
+    parsed = vars(cli.parser(argv).parse_args(argv))
+    taken, defaults = options.takes(recipe), options.defaults(recipe)
+    names = set(parsed) - options.META - LOADED - {'out'}
+    assert names <= set(taken) | {'gan'}, sorted(names - set(taken))  # `gan` the flag, the recipe's GanConfig or None
+    for name in names - {'gan', 'task'}: assert parsed[name] == defaults[name], name
+    if 'task' in names: assert parsed['task'].spec == parse_degradation(defaults['task']).spec  # parsed by the CLI

@@ -11,6 +11,7 @@ from conftest import wnid
 from fastai.torch_core import default_device
 from PIL import Image
 
+from superres.configs import FineTuneConfig, RestorerData
 from superres.data import (
     Degrade,
     PILImageLR,
@@ -163,7 +164,8 @@ def test_decoded_pairs_say_what_they_cannot_serve(tiny_root, tmp_path):
     for task in ('jpeg', 'superres:down=lanczos', 'real+superres'):  # a chain has no batched form
         assert 'no batched form' in decoded_pairs_unsupported(tiny_root, parse_degradation(task))
     with pytest.raises(UsageError, match='`pipeline` datablock'):
-        train_restorer(tmp_path/'run', data=tiny_root, task='jpeg', pipeline='decoded', classes=2, epochs=1)
+        train_restorer(tmp_path/'run', 'jpeg', data=RestorerData(tiny_root, classes=2, pipeline='decoded'),
+                       schedule=FineTuneConfig(epochs=1))
 
 def test_degrade_filters():
     img = PILImageLR(Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)))

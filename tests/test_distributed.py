@@ -11,8 +11,10 @@ from conftest import free_port
 RANK_WEIGHTS = '''
 import sys, torch
 from fastai.torch_core import rank_distrib
+from superres.configs import ClassifierData, ScheduleConfig
 from superres.recipes import train_classifier
-learn = train_classifier(sys.argv[1], data=sys.argv[2], preset='cpu_small', classes=3, epochs=2, bs=2, seed=0)
+learn = train_classifier(sys.argv[1], ClassifierData(sys.argv[2], classes=3, bs=2), ScheduleConfig(epochs=2, seed=0),
+                         preset='cpu_small')
 torch.save(learn.model.state_dict(), f'{sys.argv[1]}/rank{rank_distrib()}.pt')
 '''
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import torch
 from conftest import run_cli as run
 from PIL import Image
 
+from superres.configs import FineTuneConfig, GanConfig, RestorerData
 from superres.errors import UsageError
 from superres.gan import load_critic
 from superres.hub import blend_with_parent, load_model, load_restorer, save_model
@@ -43,14 +45,16 @@ def parent(tmp_path_factory):
     torch.nn.init.normal_(model.net.up[0].weight, std=1e-3)
     return save_model(model, tmp_path_factory.mktemp('parent')/'model.pth')
 
-def _gan_args(photos, parent, out, epochs=1):
-    return dict(out=out, data=photos, task='superres', scale=2, init=parent, gan=True, loss='mse', size=64, bs=4,
-                epochs=epochs, freeze_epochs=1, erase=0., precision='fp32', seed=0, num_workers=0)
+def _gan_args(photos, parent, out, epochs=1, **gan):
+    "`train_restorer`'s arguments for a GAN fine-tune of `parent` on the photos; `gan`: GanConfig fields."
+    return dict(out=out, task='superres', scale=2, data=RestorerData(photos, size=64, bs=4, erase=0., num_workers=0),
+                schedule=FineTuneConfig(epochs=epochs, freeze_epochs=1, precision='fp32', seed=0),
+                init=load_restorer(parent, device='cpu', scale=2, folded=False), gan=GanConfig(**gan))
 
 @pytest.fixture(scope='module')
 def gan_run(photos, parent, tmp_path_factory):
     out = tmp_path_factory.mktemp('gan')/'run'
-    train_restorer(critic_thresh=1.0, **_gan_args(photos, parent, out))  # every critic step hands over: both train
+    train_restorer(**_gan_args(photos, parent, out, thresh=1.0))  # every critic step hands over: both train
     return out
 
 def test_gan_recipe_trains_the_generator_and_saves_the_critic_apart(gan_run, parent):
@@ -101,7 +105,8 @@ def test_strength_from_the_command_line(gan_run, parent, tmp_path):
 def test_gan_needs_a_trained_generator_and_crops_the_critic_can_judge(photos, parent, tmp_path):
     args = _gan_args(photos, parent, tmp_path)
     with pytest.raises(UsageError, match='`init`'): train_restorer(**dict(args, init=None))
-    with pytest.raises(UsageError, match='at least 64'): train_restorer(**dict(args, size=32))
+    small = dict(args, data=replace(args['data'], size=32))
+    with pytest.raises(UsageError, match='at least 64'): train_restorer(**small)
 
 def _cli(photos, parent, out, *extra):
     return [sys.executable, '-m', 'superres', 'train', '--data', str(photos), '--init', str(parent), '--gan',
@@ -142,14 +147,15 @@ def test_run_stopped_between_its_frozen_and_unfrozen_phases_resumes(photos, pare
     done = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
     assert (done['phase'], done['epoch']) == (0, 1)
     monkeypatch.setattr(recipes, 'fit_phase', fit_phase)
-    train_restorer(resume=True, **args)
+    train_restorer(**dict(args, schedule=replace(args['schedule'], resume=True)))
     assert len((tmp_path/'run'/'history.csv').read_text().splitlines()) == 3
     assert torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)['phase'] == 1
 
 def test_unet_critic_with_sharpened_targets_and_an_averaged_generator(photos, parent, tmp_path):
     "Real-ESRGAN's choices as options: a U-Net critic (a logit per pixel), unsharp-masked targets, EMA of the weights."
-    args = dict(_gan_args(photos, parent, tmp_path/'run'), critic_arch='unet_critic', sharpen_target=0.5, ema=0.9)
-    train_restorer(critic_thresh=1.0, **args)
+    args = _gan_args(photos, parent, tmp_path/'run', critic_arch='unet_critic', thresh=1.0)
+    train_restorer(**dict(args, data=replace(args['data'], sharpen_target=0.5),
+                          schedule=replace(args['schedule'], ema=0.9)))
     critic = load_critic(tmp_path/'run'/'critic.pth', 'unet_critic')
     assert critic.card.arch == 'unet_critic' and critic(torch.rand(2, 3, 64, 64)).shape == (2, 64 * 64)
     before, after = load_model(parent).state_dict(), load_model(tmp_path/'run'/'model.pth').state_dict()

@@ -7,6 +7,7 @@ import torch
 from conftest import noise
 from conftest import run_cli as run
 
+from superres.configs import ClassifierData, ScheduleConfig
 from superres.data import classification_dls
 from superres.errors import ModelError, UsageError
 from superres.hub import load_any, load_classifier, load_model, load_restorer, save_model
@@ -56,9 +57,18 @@ def test_malicious_model_file_is_refused_and_never_runs(tmp_path, name):
     r = run('upscale', tmp_path/'missing.png', '-o', tmp_path/'out', '--model', f)
     assert r.returncode == 2 and not marker.exists()
 
+def test_loading_a_model_draws_no_random_numbers(tmp_path):
+    "A net is built with initial weights its file replaces, from a forked RNG: a seeded run's draws stay its own."
+    f = save_model(restorer('sr_resnet', nf=8, n_blocks=1).eval(), tmp_path/'model.pth')
+    torch.manual_seed(0)
+    want = torch.rand(3)
+    torch.manual_seed(0)
+    load_model(f), load_classifier()
+    assert torch.equal(torch.rand(3), want)
+
 def test_trusted_pickle_loads_only_when_asked(tiny_root, tmp_path):
-    learn = train_classifier(tmp_path/'run', data=tiny_root, preset='cpu_small', classes=3, epochs=1, bs=8,
-                             precision='fp32')
+    learn = train_classifier(tmp_path/'run', ClassifierData(tiny_root, classes=3, bs=8),
+                             ScheduleConfig(epochs=1, precision='fp32'), preset='cpu_small')
     (tmp_path/'run'/'model.pth').unlink()  # only the pickled export is left
     with pytest.raises(UsageError, match='pickled learner'): load_any(tmp_path/'run')
     model = load_any(tmp_path/'run', trust_pickle=True)

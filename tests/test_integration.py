@@ -6,6 +6,7 @@ import torch
 from conftest import real_data
 from PIL import Image, ImageFilter
 
+from superres.configs import ClassifierData, FineTuneConfig, RestorerData, RestorerLoss, ScheduleConfig
 from superres.errors import ContractError
 from superres.evaluate import evaluate_sr
 from superres.fid import feature_distances
@@ -22,8 +23,9 @@ pytestmark = [pytest.mark.real_data, pytest.mark.slow]  # every test trains on, 
 def trained(tmp_path_factory):
     "A classifier from a short real run: the feature extractor of the FID tests."
     out = tmp_path_factory.mktemp('clf')/'run'
-    learn = train_classifier(out, data=real_data(), preset='cpu_small', classes=10, per_class=150, epochs=3,
-                             bs=64, lr=3e-3, trivial_augment=False, seed=0)  # 3 epochs: TrivialAugment only slows it
+    # 3 epochs: TrivialAugment only slows it
+    data = ClassifierData(real_data(), classes=10, per_class=150, bs=64, trivial_augment=False)
+    learn = train_classifier(out, data, ScheduleConfig(epochs=3, lr=3e-3, seed=0), preset='cpu_small')
     return out, learn
 
 def test_short_training_beats_chance(trained):
@@ -90,8 +92,9 @@ def test_short_sr_training_learns(tmp_path):
     data = real_data()
     # lr 5e-4: at the old 3e-3 the UNet leaves its identity start in the first epoch and ends 3 epochs 0.15 dB below
     # bicubic (measured, old and new code alike); at 5e-4 it improves on bicubic from the first epoch
-    train_restorer(tmp_path/'sr', data=data, loss='l1', classes=20, per_class=50, val_per_class=2, epochs=3, bs=32,
-                   lr=5e-4, size=48, erase=0, seed=0)
+    train_restorer(tmp_path/'sr', data=RestorerData(data, classes=20, per_class=50, val_per_class=2, bs=32, size=48,
+                                                    erase=0),
+                   loss=RestorerLoss('l1'), schedule=FineTuneConfig(epochs=3, lr=5e-4, seed=0))
     hist = pd.read_csv(tmp_path/'sr'/'history.csv')
     assert hist.valid_loss.iloc[-1] < hist.valid_loss.iloc[0] and hist.psnr.iloc[-1] > hist.psnr.iloc[0]
     rows = evaluate_sr(find_tiny_imagenet(data)/'val'/'images', 2, load_restorer(tmp_path/'sr'), limit=100)['images']

