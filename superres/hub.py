@@ -197,7 +197,11 @@ def load_segmenter(path, trust_pickle=False, device='cpu'):
                          '`superres segment train`.')
     return model.to(device)
 
-def load_restorer(path=None, trust_pickle=False, device=None, scale=None, strength=None,
+def load_restorer(path=None,  # a run folder, model.pth, ONNX or export.pkl; None or `default`: the shipped x2 or x4
+                  trust_pickle=False,  # also load pickled learners (export.pkl), which run code: only files you trust
+                  device=None,  # where it runs (None: this process's GPU if any, else the CPU)
+                  scale=None,  # the shipped superres model for this factor (`default`, `real`)
+                  strength=None,  # a GAN model blended with its PSNR parent: 1 all GAN texture, 0 the PSNR model
                   folded=True):  # re-parameterised convs as the plain convs they compute; off to fine-tune them
     "A restoration model in eval mode on `device` (default: this process's GPU if any); None, `default`, `real`: ours."
     if is_default(path): path = shipped_model_file(shipped_scale_for(scale or 2))

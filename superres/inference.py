@@ -77,7 +77,12 @@ def _passes(mscale, scale):
     while mscale ** passes < scale - 1e-9: passes += 1
     return passes, abs(mscale ** passes - scale) > 1e-9
 
-def upscale_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None):
+def upscale_image(model,  # a superres model (`load_restorer`) or a backend running one
+                  img,  # a PIL image of any size and mode
+                  scale=None,  # the factor (None: the model's; others run the model and resize its output)
+                  tile=None,  # the side of the tiles a large image is run in (None: chosen by its size)
+                  overlap=OVERLAP,  # pixels the tiles share, blended, so no seam shows
+                  progress=None):  # a callback of the tiles done
     "Upscale a PIL image of any size and mode; alpha is upscaled separately; returns the image and notes for the user."
     img, alpha = split_alpha(ImageOps.exif_transpose(img))
     mscale = model.card.scale
@@ -124,7 +129,13 @@ def outpaint_image(model, img, side='right', amount=0.25, passes=1, tile=None, o
         return restore_in_strips(model, image_rows(prepared), prepared.size, prepared.size, 'RGB', tile, overlap, step)
     return paint_panorama(img, paint, side, amount, passes)
 
-def restore_image(model, img, scale=None, tile=None, overlap=OVERLAP, progress=None, **inputs):
+def restore_image(model,  # a restoration model of any task (`load_restorer`)
+                  img,  # a PIL image of any size and mode
+                  scale=None,  # superres models: the factor, as `upscale_image`
+                  tile=None,  # the side of the tiles a large image is run in (None: chosen by its size)
+                  overlap=OVERLAP,  # pixels the tiles share, blended
+                  progress=None,  # a callback of the tiles done
+                  **inputs):  # the task's own: `mask` (inpaint), `side`, `amount`, `passes` (outpaint)
     """Restore a PIL image by the model's task: upscale, outpaint (`side`, `amount`, `passes`), or make it that
     task's input (`mask`) and run."""
     check_task_inputs(model, scale, **inputs)

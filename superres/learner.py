@@ -31,8 +31,15 @@ def _batch_stats(dls):
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
 @delegates(Learner.__init__)
-def classifier_learner(dls, model=None, preset=None, label_smoothing=0.1, precision='auto', channels_last=True,
-                       model_kwargs=None, cbs=None, **kwargs):
+def classifier_learner(dls,  # labelled DataLoaders (`decoded_dls`, `classification_dls`): their vocab, their stats
+                       model=None,  # a classifier to train (None: a new one of `preset`)
+                       preset=None,  # a name of `PRESETS` (None: cpu)
+                       label_smoothing=0.1,  # cross-entropy label smoothing
+                       precision='auto',  # auto, fp32, bf16 or fp16
+                       channels_last=True,  # convs in channels-last memory order (faster on CPUs and GPUs)
+                       model_kwargs=None,  # fields of the preset's config overridden (e.g. `drop`)
+                       cbs=None,  # more callbacks
+                       **kwargs):
     "A classification Learner: AdamW(eps 1e-5), cross-entropy, accuracy and top-5, fastest precision available."
     if model is None:
         mean, std = getattr(dls, 'stats', None) or _batch_stats(dls)
@@ -67,9 +74,21 @@ def loaded_splitter(new):
     return split
 
 @delegates(Learner.__init__)
-def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None, preset='cpu', pretrained=True,
-                        feature_layers=None, feature_weights=None, style=None, top_skip=True, precision='auto',
-                        channels_last=True, cbs=None, init_model=None, **kwargs):
+def restoration_learner(dls,  # paired DataLoaders (`paired_dls`, `decoded_paired_dls`): their task sets the model's
+                        arch='tiny_unet',  # a name of `ARCHS`
+                        loss='mse',  # a name of `LOSSES`: mse, l1, perceptual, style
+                        classifier_model=None,  # a trained classifier: the UNet's body and the feature losses' features
+                        preset='cpu',  # the arch's size when not built on a classifier's body
+                        pretrained=True,  # build UNets on a copy of `classifier_model`'s body (off: the loss's alone)
+                        feature_layers=None,  # the perceptual loss's classifier layers (None: the deepest 8x8)
+                        feature_weights=None,  # their weights (None: 0.1 each)
+                        style=None,  # the style loss's picture, a [0,1] tensor (`style_tensor`)
+                        top_skip=True,  # tiny_unet: keep the highest-resolution skip and residual
+                        precision='auto',  # auto, fp32, bf16 or fp16
+                        channels_last=True,  # convs in channels-last memory order (faster on CPUs and GPUs)
+                        cbs=None,  # more callbacks
+                        init_model=None,  # a restorer to start from (its arch and weights; others' tails train new)
+                        **kwargs):
     "A restoration Learner for `dls`'s task: net (on the body of `classifier_model`, or from `init_model`), loss."
     body = classifier_model if pretrained else None  # the classifier whose stem and stages a UNet copies
     if arch == 'dynamic_unet' and body is None:  # its presets are the classifier's
@@ -97,8 +116,15 @@ def restoration_learner(dls, arch='tiny_unet', loss='mse', classifier_model=None
     return learn
 
 @delegates(Learner.__init__)
-def segmentation_learner(dls, arch='dynamic_unet', classifier_model=None, pretrained=True, size=64, precision='auto',
-                         channels_last=True, cbs=None, **kwargs):
+def segmentation_learner(dls,  # image and mask DataLoaders (`segmentation_dls`)
+                         arch='dynamic_unet',  # a name of `SEGMENTERS`
+                         classifier_model=None,  # a classifier whose stem and stages the UNet's encoder copies
+                         pretrained=True,  # its weights (off: its architecture with fresh weights)
+                         size=64,  # the side the net works at (images are resized to it inside the model)
+                         precision='auto',  # auto, fp32, bf16 or fp16
+                         channels_last=True,  # convs in channels-last memory order (faster on CPUs and GPUs)
+                         cbs=None,  # more callbacks
+                         **kwargs):
     """A segmentation Learner: a UNet on the encoder of `classifier_model` (its weights if `pretrained`), per-pixel
     cross-entropy, fastai's Dice and Jaccard; `freeze()` freezes the encoder."""
     stats = {} if classifier_model is not None and pretrained else dict(mean=dls.stats[0], std=dls.stats[1])
