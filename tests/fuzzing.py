@@ -408,7 +408,7 @@ def run(examples, seed=0, app=False, commands=('upscale',), keep_going=False):
     with contextlib.ExitStack() as stack:
         client = None
         if app:
-            from app_load import serve
+            from app_driving import serve
             from gradio_client import Client
             url, *_ = stack.enter_context(serve(Path(folder)/'app.log', max_pixels=4_000_000, model=m.model_file))
             client = Client(url, verbose=False, download_files=tempfile.mkdtemp(dir=folder), analytics_enabled=False)
