@@ -3,7 +3,7 @@ photos (Tiny ImageNet val, and Set14 at 128 pixels a side), in one process.
 
     python bench/style.py --models runs/style-skip runs/style-noskip --style docs/images/style_swirls.png \
         [--data TINY_ZIP] [--set14 ../shared/data/sr-bench/Set14] [--tiny-images 64] [--steps 300] \
-        [--grid docs/images/style_grid.jpg] [--json out.json]
+        [--grid style_grid.jpg] [--json out.json]
 
 Each image is scored by the loss the models trained on (`superres.style.StyleLoss`: the shipped classifier's
 features, the same layers and weights, the style picture at each run's training size): its content term (distance
