@@ -9,7 +9,7 @@ from torch import nn
 from .errors import UsageError
 
 __all__ = ['GAN_WEIGHT', 'CRITIC_THRESH', 'DataConfig', 'ClassifierData', 'RestorerData', 'ScheduleConfig',
-           'FineTuneConfig', 'RestorerNet', 'ClassifierLoss', 'RestorerLoss', 'GanConfig']
+           'FineTuneConfig', 'RestorerNet', 'ClassifierLoss', 'RestorerLoss', 'GanConfig', 'LOSS_ERASE', 'loss_erase']
 
 GAN_WEIGHT = 5e-3  # adversarial loss per unit of restoration loss: ESRGAN's 5e-3 (L1 1e-2, perceptual 1)
 CRITIC_THRESH = 0.65  # the course's: the critic trains until its loss is below this, then the generator one step
@@ -36,11 +36,17 @@ class ClassifierData(DataConfig):
     pipeline: str = 'decoded'  # decoded: a uint8 cache, batches augmented as tensors; datablock: fastai's DataBlock
     progressive: float | None = None  # start at half `size`, reach it at this fraction of the schedule (True: 0.5)
 
+LOSS_ERASE = {'style': 0.}  # erasing by restorer loss where not DataConfig's: the style loss paints whole photos
+
+def loss_erase(loss):
+    "The erasing probability a restorer trained with `loss` takes when none is given."
+    return LOSS_ERASE.get(loss, DataConfig.erase)
+
 @dataclass(frozen=True)
 class RestorerData(DataConfig):
     "A restorer's pairs: crops of Tiny ImageNet and/or photo folders (`data` a list), degraded input, clean target."
     pipeline: str = 'auto'  # decoded, datablock, or auto: decoded where it serves the data and task
-    erase: float | None = None  # as DataConfig's (None: the task's, 0.25, and none for style: it paints whole photos)
+    erase: float | None = None  # as DataConfig's (None: the loss's, `loss_erase`)
     down: str | None = None  # superres task: the filter that makes the low-resolution input (None: the task's, bicubic)
     up: str | None = None  # superres task: the filter that upsamples it for nets that read upsampled inputs
     sharpen_target: float | None = None  # unsharp-mask targets by this weight (Real-ESRGAN's 0.5; None: off)

@@ -32,6 +32,7 @@ from .configs import (
     RestorerLoss,
     RestorerNet,
     ScheduleConfig,
+    loss_erase,
 )
 from .data import (
     PIPELINES,
@@ -180,7 +181,7 @@ def train_restorer(out, task='superres', scale=None, data: RestorerData = Restor
     of `load_restorer(..., folded=False)`), the fastai way or, with `gan`, fastai's GAN way. The style task (its picture
     `loss.style`) defaults to the style loss and no erasing, the others to mse and erasing a quarter of the inputs."""
     loss = _task_loss(task, loss)
-    if data.erase is None: data = replace(data, erase=0. if loss.loss == 'style' else 0.25)  # style paints whole photos
+    if data.erase is None: data = replace(data, erase=loss_erase(loss.loss))
     if gan is not None and init is None:
         raise UsageError('`gan` fine-tunes a trained generator, as fastai\'s recipe does: pass `init` (a model of this '
                          'task, e.g. a run trained with the same task and a pixel or perceptual loss)')

@@ -208,6 +208,7 @@ def add_strength(p):
 def add_training(p, recipe, files, several=False):
     """What every training command takes: run folder, schedule, batch, precision, seed, resume, data; the defaults
     `recipe`'s, returned for the command's own options."""
+    from ..configs import LOSS_ERASE, DataConfig
     d = defaults(recipe)
     p.add_argument('--out', required=True, help=f'run folder: {files}, history.csv/png, metrics.json, checkpoint.pth')
     p.add_argument('--epochs', type=positive(int), default=d['epochs'],
@@ -219,7 +220,8 @@ def add_training(p, recipe, files, several=False):
                    help=f'peak one-cycle learning rate (default {d["lr"]:g})')
     p.add_argument('--size', type=positive(int), default=d['size'],
                    help=f'image or crop size (default {d["size"]}, the native size)')
-    erase = 'the task\'s: 0.25, none for --task style' if d['erase'] is None else f'{d["erase"]:g}'
+    erase = f'{d["erase"]:g}' if d['erase'] is not None else f"the loss's: {DataConfig.erase:g}, " + ', '.join(
+        f'{v:g} with the {k} loss' for k, v in LOSS_ERASE.items())
     p.add_argument('--erase', type=probability, default=d['erase'], help='probability of random erasing per training '
                    f'input (default {erase}; 0: off)')
     p.add_argument('--no-erase', dest='erase', action='store_const', const=0., help='the same as --erase 0')
