@@ -64,15 +64,30 @@ def classification_tfms(size=64, augment=True, trivial_augment=True):
         if trivial_augment: tfms.append(TrivialAugment())
     return tfms
 
-def classification_dblock(tin, size=64, augment=True, stats=None, trivial_augment=True, erase=0.25):
+def classification_dblock(tin,  # a `TinyImageNet` subset: its items, labels, classes and val split
+                          size=64,  # the side in pixels the images are trained at (not 64: resized first)
+                          augment=True,  # pad + random crop and flip, TrivialAugment, erasing (training set only)
+                          stats=None,  # the data's (mean, std), the erasing fill's (None: no erasing)
+                          trivial_augment=True,  # one TrivialAugmentWide op per training image (with `augment`)
+                          erase=0.25):  # probability of erasing a random rectangle of each training image (0: none)
     "A DataBlock of (image, wnid) over a `TinyImageNet` subset; erasing uses the data's own `stats`."
     return DataBlock(blocks=(ImageBlock(PILImageRGB), CategoryBlock(vocab=tin.wnids)), get_items=lambda _: tin.items(),
                      get_y=tin, splitter=FuncSplitter(is_val),
                      item_tfms=classification_tfms(size, augment, trivial_augment),
                      batch_tfms=_erasing(erase, stats) if augment and stats else [])
 
-def classification_dls(data=None, classes=None, per_class=None, val_per_class=None, size=64, bs=128, augment=True,
-                       trivial_augment=True, erase=0.25, num_workers=None, skip_bad=False, **kwargs):
+def classification_dls(data=None,  # Tiny ImageNet's zip or folder (None: `$SUPERRES_DATA`, fastai's data, or download)
+                       classes=None,  # the first n classes of wnids.txt (None: all 200)
+                       per_class=None,  # training images per class, the first in natural order (None: all 500)
+                       val_per_class=None,  # validation images per class (None: all 50)
+                       size=64,  # the side in pixels the images are trained at (not 64: resized first)
+                       bs=128,  # batch size
+                       augment=True,  # pad + random crop and flip, TrivialAugment, erasing (training set only)
+                       trivial_augment=True,  # one TrivialAugmentWide op per training image (with `augment`)
+                       erase=0.25,  # probability of erasing a random rectangle of each training image (0: none)
+                       num_workers=None,  # loader worker processes (None: one per CPU, at most 2)
+                       skip_bad=False,  # decode every image first and leave out those that fail
+                       **kwargs):
     "DataLoaders for Tiny ImageNet classification, per-item PIL transforms in worker processes."
     tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
     dblock = classification_dblock(tin, size, augment, stats, trivial_augment, erase)
@@ -145,8 +160,19 @@ def _decoded_dls(tin, stats, dataset, tfms, size, bs, device, cache, progress):
     dls.tin, dls.stats = tin, stats
     return dls
 
-def decoded_dls(data=None, classes=None, per_class=None, val_per_class=None, size=64, bs=128, augment=True,
-                trivial_augment=True, erase=0.25, device=None, skip_bad=False, cache=True, progress=True):
+def decoded_dls(data=None,  # Tiny ImageNet's zip or folder (None: `$SUPERRES_DATA`, fastai's data, or download)
+                classes=None,  # the first n classes of wnids.txt (None: all 200)
+                per_class=None,  # training images per class, the first in natural order (None: all 500)
+                val_per_class=None,  # validation images per class (None: all 50)
+                size=64,  # the side in pixels images are decoded at (not 64: resized when decoded)
+                bs=128,  # batch size
+                augment=True,  # pad + random crop and flip, TrivialAugment, erasing (training batches only)
+                trivial_augment=True,  # one TrivialAugmentWide op per training image (with `augment`)
+                erase=0.25,  # probability of erasing a random rectangle of each training image (0: none)
+                device=None,  # where batches go and their transforms run (None: the GPU if any)
+                skip_bad=False,  # decode every image first and leave out those that fail
+                cache=True,  # memory-map the images from an on-disk cache, decoded once (off: decode into memory)
+                progress=True):  # show a progress bar while decoding
     "Classification DataLoaders over pre-decoded uint8 images: crop/flip, TrivialAugment, erasing per image by batch."
     tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
     aug = [BatchPadCropFlip(max(1, size//16))] + ([BatchTrivialAugment()] if trivial_augment else [])
@@ -251,8 +277,20 @@ def _with_task(dls, degradation):
     dls.degradation, dls.scale = degradation, 1 if degradation is None else degradation.scale
     return dls
 
-def paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None, bs=64,
-               erase=0.25, augment=True, valid_pct=0.1, num_workers=None, seed=42, skip_bad=False, sharpen_target=None,
+def paired_dls(data=None,  # Tiny ImageNet (zip or folder; None finds it), a folder of photos, or a list of several
+               degradation='superres',  # a task spec or Degradation making the input (None: input = target)
+               size=64,  # the side in pixels of the random crops (one Tiny ImageNet at 64: padded first)
+               classes=None,  # Tiny ImageNet's first n classes (None: all 200)
+               per_class=None,  # Tiny ImageNet's training images per class (None: all 500)
+               val_per_class=None,  # Tiny ImageNet's validation images per class (None: all 50)
+               bs=64,  # batch size
+               erase=0.25,  # probability of erasing a random rectangle of each training input (0: none)
+               augment=True,  # flip training crops at random (off: crops only)
+               valid_pct=0.1,  # the fraction of a photo folder held out (none beside a Tiny ImageNet)
+               num_workers=None,  # loader worker processes (None: one per CPU, at most 2)
+               seed=42,  # the random split of photo folders
+               skip_bad=False,  # decode every image first and leave out those that fail
+               sharpen_target=None,  # unsharp-mask weight of the targets, as Real-ESRGAN (None or 0: none)
                **kwargs):
     "Paired DataLoaders (input degraded by `degradation`, None for none; clean target) from one or several sources."
     degradation = None if degradation is None else parse_degradation(degradation)
@@ -270,7 +308,9 @@ def paired_dls(data=None, degradation='superres', size=64, classes=None, per_cla
     dls.stats = stats
     return _with_task(dls, degradation)
 
-def decoded_pairs_unsupported(data, degradation, size=64):
+def decoded_pairs_unsupported(data,  # the sources, as `decoded_paired_dls` takes them
+                              degradation,  # the task, a Degradation (None: none, which has no batched form)
+                              size=64):  # the side in pixels of the crops
     "Why `decoded_paired_dls` cannot serve this data and task (None when it can)."
     if degradation is None or not degradation.batchable:
         return (f'task {getattr(degradation, "spec", degradation)} has no batched form '
@@ -325,9 +365,22 @@ def _patch_dls(sources, degradation, size, bs, erase, augment, device, cache, pr
     dls.stats = stats
     return dls
 
-def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None, per_class=None, val_per_class=None,
-                       bs=64, erase=0.25, augment=True, device=None, skip_bad=False, cache=True, progress=True,
-                       valid_pct=0.1, seed=42, sharpen_target=None):
+def decoded_paired_dls(data=None,  # Tiny ImageNet (zip or folder; None finds it), a folder of photos, or a list
+                       degradation='superres',  # a task spec or Degradation with a batched form
+                       size=64,  # the side in pixels of the random crops (one Tiny ImageNet at 64: padded first)
+                       classes=None,  # Tiny ImageNet's first n classes (None: all 200)
+                       per_class=None,  # Tiny ImageNet's training images per class (None: all 500)
+                       val_per_class=None,  # Tiny ImageNet's validation images per class (None: all 50)
+                       bs=64,  # batch size
+                       erase=0.25,  # probability of erasing a random rectangle of each training input (0: none)
+                       augment=True,  # flip training crops, and pad + shift (one Tiny ImageNet at 64) or transpose them
+                       device=None,  # where batches go and their transforms run (None: the GPU if any)
+                       skip_bad=False,  # decode every image first and leave out those that fail
+                       cache=True,  # Tiny ImageNet from its on-disk decoded cache (off: decoded into memory)
+                       progress=True,  # show a progress bar while decoding
+                       valid_pct=0.1,  # the fraction of a photo folder held out (none beside a Tiny ImageNet)
+                       seed=42,  # the random split of photo folders
+                       sharpen_target=None):  # unsharp-mask weight of the targets, as Real-ESRGAN (None or 0: none)
     "`paired_dls` on decoded images, crop/flip, degradation and erasing per image by batch (on the GPU if any)."
     degradation = parse_degradation(degradation)
     if why := decoded_pairs_unsupported(data, degradation, size):
@@ -343,7 +396,11 @@ def decoded_paired_dls(data=None, degradation='superres', size=64, classes=None,
     tfms += _sharpening(sharpen_target)
     return _with_task(_decoded_dls(tin, stats, PairedArrays, tfms, size, bs, device, cache, progress), degradation)
 
-def sr_dls(data=None, scale=2, down='bicubic', up='bicubic', **kwargs):
+def sr_dls(data=None,  # the sources, as `paired_dls` takes them
+           scale=2,  # the downscale factor (1: input = target, for checks)
+           down='bicubic',  # the PIL filter shrinking the target (a name of `FILTERS`)
+           up='bicubic',  # the PIL filter upsampling back to the target's size (None: the input stays small)
+           **kwargs):
     "Paired DataLoaders for super-resolution by `scale` (1: input = target, for checks)."
     return paired_dls(data, Downscale(scale, down, up) if scale > 1 else None, **kwargs)
 
@@ -358,14 +415,28 @@ def segmentation_tfms(size=64, augment=True):
     "Item transforms of an image and its mask alike (fastai draws them once per pair): pad + random crop, flip."
     return [CropPad(size + 2*max(1, size//16)), RandomCrop(size), FlipItem(0.5)] if augment else []
 
-def segmentation_dblock(items, box_of, is_valid, size=64, augment=True, stats=None, erase=0.25):
+def segmentation_dblock(items,  # the image paths
+                        box_of,  # path -> its object's box (x0, y0, x1, y1), both ends included (`TinyImageNet.box`)
+                        is_valid,  # path -> whether it is a validation item
+                        size=64,  # the side in pixels of the random crops (off `augment`: images keep their size)
+                        augment=True,  # pad + random crop and flip, the same for image and mask, and erasing
+                        stats=None,  # the data's (mean, std), the erasing fill's (None: no erasing)
+                        erase=0.25):  # probability of erasing a random rectangle of each training image, not mask
     "A DataBlock of (image, mask of its box) over `items`; masks follow every crop and flip, erasing hits images only."
     return DataBlock(blocks=(ImageBlock(PILImageRGB), MaskBlock(list(SEGMENTATION_CODES))), get_items=lambda _: items,
                      get_y=BoxMask(box_of), splitter=FuncSplitter(is_valid), item_tfms=segmentation_tfms(size, augment),
                      batch_tfms=_erasing(erase, stats) if augment and stats else [])
 
-def segmentation_dls(data=None, classes=None, per_class=None, val_per_class=None, bs=64, augment=True, erase=0.25,
-                     num_workers=None, skip_bad=False, **kwargs):
+def segmentation_dls(data=None,  # Tiny ImageNet's zip or folder (None: `$SUPERRES_DATA`, fastai's data, or download)
+                     classes=None,  # the first n classes of wnids.txt (None: all 200)
+                     per_class=None,  # training images per class, the first in natural order (None: all 500)
+                     val_per_class=None,  # validation images per class (None: all 50)
+                     bs=64,  # batch size
+                     augment=True,  # pad + random crop and flip of image and mask alike, erasing (training set only)
+                     erase=0.25,  # probability of erasing a random rectangle of each training image, not mask
+                     num_workers=None,  # loader worker processes (None: one per CPU, at most 2)
+                     skip_bad=False,  # decode every image first and leave out those that fail
+                     **kwargs):
     "DataLoaders of Tiny ImageNet images and the masks of their boxes (the main object of each image), 64x64."
     tin, stats = _subset(data, skip_bad, classes=classes, per_class=per_class, val_per_class=val_per_class)
     dblock = segmentation_dblock(tin.items(), tin.box, is_val, augment=augment, stats=stats, erase=erase)
