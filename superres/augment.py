@@ -59,7 +59,11 @@ class RandomErase(RandTransform):
         if not isinstance(x, self.types): return x
         return type(x)(erase_rects(_plain(x), self.erase_p, self.max_area, self.mean.to(x), self.std.to(x)))
 
-def erase_rects(x, p, max_area, mean, std):
+def erase_rects(x,  # a float batch (n, c, h, w) in [0,1]
+                p,  # each image's probability of being erased
+                max_area,  # the largest rectangle, a fraction of the image (the smallest: 0.02)
+                mean,  # the fill's mean per channel, shaped (1, c, 1, 1)
+                std):  # the fill's std per channel, (1, c, 1, 1): noise N(mean, std) clamped to [0,1]
     "Erase one random rectangle per image of `x` with probability `p`, each its own size and place."
     b, _, h, w = x.shape
     dev = x.device
@@ -161,7 +165,9 @@ _PIXEL_OPS = {  # per-pixel ops; Identity is left out on purpose: it changes not
     'Equalize': lambda x, m: _equalize(x),
 }
 
-def apply_trivial_augment(x, ops, magnitudes):
+def apply_trivial_augment(x,  # a uint8 batch (n, 3, h, w)
+                          ops,  # each image's op (n,): an index of `TRIVIAL_AUGMENT_OPS`
+                          magnitudes):  # each image's signed magnitude (n,), in its op's unit (`trivial_augment_space`)
     "Apply `TRIVIAL_AUGMENT_OPS[ops[i]]` at `magnitudes[i]` to uint8 image `x[i]`, each op once over its images."
     if x.dtype != torch.uint8: raise TypeError(f'TrivialAugment works on uint8 images (as decoded), got {x.dtype}: '
                                                'apply it before IntToFloatTensor')

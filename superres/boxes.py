@@ -19,7 +19,9 @@ def box_iou(a, b):
     union = _area(a) + _area(b) - inter
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))  # two empty boxes agree
 
-def box_masks(boxes, height, width):
+def box_masks(boxes,  # boxes (..., 4) as (x0, y0, x1, y1), both ends included
+              height,  # the rows of each mask
+              width):  # the columns of each mask
     "Boolean masks (..., height, width) of `boxes` (..., 4): True inside each box."
     b = torch.as_tensor(boxes, dtype=torch.long)[..., None, None]
     ys, xs = torch.arange(height)[:, None], torch.arange(width)[None, :]
@@ -55,7 +57,9 @@ def _all_boxes(values):
                       spans[:, None, 1:].expand(-1, len(spans), 1), spans[None, :, 1:].expand(len(spans), -1, 1)],
                      -1).reshape(-1, 4)
 
-def best_constant_box(boxes, size=64, step=8):
+def best_constant_box(boxes,  # the images' boxes (n, 4), both ends included
+                      size=64,  # the images' side in pixels
+                      step=8):  # the spacing in pixels of the first grid of candidate boxes
     """The one box with the highest mean IoU over `boxes` (n, 4) in `size`x`size` images, and that IoU: the answer of a
     segmenter that never looks. Found by every box on a `step` grid, then coordinate ascent pixel by pixel."""
     uniq, counts = torch.unique(torch.as_tensor(boxes, dtype=torch.long), dim=0, return_counts=True)

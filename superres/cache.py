@@ -21,7 +21,11 @@ def source_checksum(files):
         h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
     return h.hexdigest()
 
-def decode_into(out, files, load, size, progress=True):
+def decode_into(out,  # a uint8 array (n, 3, size, size), in memory or memory-mapped: filled and returned
+                files,  # the n images, each as `load` takes it
+                load,  # file -> RGB PIL image
+                size,  # the side in pixels (other sizes are resized, bicubic)
+                progress=True):  # show a progress bar
     "Decode each of `files` with `load` (resized to `size` if needed) into row i of the uint8 array `out`."
     for i, f in enumerate(progress_bar(files, leave=False) if progress else files):
         im = load(f)
@@ -40,7 +44,11 @@ def _valid(arr_path, meta_path, checksum, shape):
             or os.path.getsize(arr_path) != expected): return None
     return arr
 
-def decoded_cache(files, load, folder, size=64, progress=True):
+def decoded_cache(files,  # the image files, in the array's order (a file changed since: rebuilt)
+                  load,  # file -> RGB PIL image
+                  folder,  # where the cache's .npy array and .json metadata live
+                  size=64,  # the side in pixels (other sizes are resized, bicubic)
+                  progress=True):  # show a progress bar while building
     "A read-only (n, 3, size, size) uint8 memmap of `files`, built atomically with a progress bar if missing or stale."
     files = [str(f) for f in files]
     name = hashlib.sha1(('\n'.join(files) + f'\n{size}').encode()).hexdigest()[:16]
@@ -58,7 +66,10 @@ def decoded_cache(files, load, folder, size=64, progress=True):
     atomic_write_text(meta_path, json.dumps(dict(checksum=checksum, shape=shape, n_files=len(files), size=size)))
     return np.load(arr_path, mmap_mode='r')
 
-def decoded_images(files, size=64, cache=True, progress=True):
+def decoded_images(files,  # the image files
+                   size=64,  # the side in pixels (other sizes are resized, bicubic)
+                   cache=True,  # memory-mapped from the on-disk cache in `cache_dir()/decoded` (off: decoded in memory)
+                   progress=True):  # show a progress bar while decoding
     "`files` decoded to (n, 3, size, size) uint8: memory-mapped from the on-disk cache (built once), or in memory."
     if not cache: return decode_into(np.empty((len(files), 3, size, size), np.uint8), files, load_rgb, size, progress)
     return decoded_cache(files, load_rgb, cache_dir()/'decoded', size=size, progress=progress)

@@ -26,7 +26,10 @@ def _filter(name):
     if name not in FILTERS: raise UsageError(f'unknown resize filter {name!r}; choose one of {", ".join(FILTERS)}')
     return FILTERS[name]
 
-def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
+def degrade_sr(img,  # a PIL image
+               scale=2,  # the downscale factor (sides rounded, at least 1 pixel)
+               down='bicubic',  # the PIL filter shrinking it (a name of `FILTERS`)
+               up='bicubic'):  # the PIL filter upsampling back to its size (None: keep it small)
     "Downscale by `scale` (PIL filters antialias) then upsample back (`up=None`: keep it small, for LR-space models)."
     w, h = img.size
     small = img.resize((max(1, round(w / scale)), max(1, round(h / scale))), _filter(down))
@@ -34,7 +37,9 @@ def degrade_sr(img, scale=2, down='bicubic', up='bicubic'):
 
 BATCH_FILTERS = {'nearest': 'nearest-exact', 'bilinear': 'bilinear', 'bicubic': 'bicubic'}  # PIL filter -> torch mode
 
-def resize_batch(x, size, filter='bicubic'):
+def resize_batch(x,  # a uint8 batch (n, c, h, w) on any device
+                 size,  # the output's (height, width)
+                 filter='bicubic'):  # a name of `BATCH_FILTERS`: nearest, bilinear or bicubic
     "PIL's `resize` of a uint8 batch as tensor ops (any device): its kernels, width then height, rounding in between."
     mode = BATCH_FILTERS[filter]
     resize = lambda y, hw: F.interpolate(y, size=hw, mode=mode,
@@ -258,7 +263,12 @@ def _grid(k):
     ax = np.arange(k) - k // 2
     return np.meshgrid(ax, ax)
 
-def blur_kernel(k, sx, sy, theta=0., beta=1., plateau=False):
+def blur_kernel(k,  # the kernel's side in pixels (odd: centred)
+                sx,  # the width along its first axis in pixels (a gaussian's sigma)
+                sy,  # the width along its second axis in pixels
+                theta=0.,  # the axes' rotation in radians
+                beta=1.,  # the exponent of the scaled squared distance (1: a gaussian, or the plain plateau)
+                plateau=False):  # Real-ESRGAN's plateau, 1 / (1 + q**beta), instead of exp(-q**beta / 2)
     "A normalised `k`x`k` kernel: (generalised) gaussian or plateau, `sx`/`sy` its axes rotated by `theta`."
     xx, yy = _grid(k)
     u, v = np.cos(theta) * xx + np.sin(theta) * yy, -np.sin(theta) * xx + np.cos(theta) * yy
@@ -278,7 +288,9 @@ def random_sinc(rng, k=None):
     k = k or rng.choice(range(7, 22, 2))
     return sinc_kernel(k, rng.uniform(np.pi / 3 if k < 13 else np.pi / 5, np.pi))
 
-def random_blur_kernel(rng, sigma, sinc_p=0.1):
+def random_blur_kernel(rng,  # a `random.Random`, or the `random` module
+                       sigma,  # the (lo, hi) range in pixels the axes' widths are drawn from
+                       sinc_p=0.1):  # probability of a sinc (ringing) kernel instead
     "One of Real-ESRGAN's blur kernels, odd size 7-21, axes drawn from `sigma`; a sinc with probability `sinc_p`."
     if rng.random() < sinc_p: return random_sinc(rng)
     k, kind = rng.choice(range(7, 22, 2)), rng.choices(list(BLUR_KERNELS), weights=list(BLUR_KERNELS.values()))[0]
@@ -378,7 +390,11 @@ def _scaled_part(parts):
     return (next((d for d in parts if isinstance(d, Downscale)), None)
             or next((d for d in parts if isinstance(d, RealPhoto)), None))
 
-def task_degradation(task='superres', scale=None, down=None, up=None, lr_input=False):
+def task_degradation(task='superres',  # a task spec or Degradation
+                     scale=None,  # the scale of its superres or real part (None: the spec's)
+                     down=None,  # the superres downscale filter (None: the spec's; real draws its own)
+                     up=None,  # the filter upsampling the input back (None: the spec's)
+                     lr_input=False):  # keep the input small (no upsampling), for archs that upscale it
     "The training degradation of `task`; `scale`/`down`/`up` override its scaled part; `lr_input` keeps LR small."
     deg = parse_degradation(task)
     parts = deg.parts if type(deg) is Chain else [deg]

@@ -47,7 +47,9 @@ def _no_clobber(tmp, path):
         os.replace(tmp, path)
 
 @contextmanager
-def atomic_path(path, suffix=None, replace=True):
+def atomic_path(path,  # the file to write
+                suffix=None,  # the temporary file's suffix, which writers may read the format from (None: `path`'s)
+                replace=True):  # overwrite a file at `path` (off: keep one that appeared meanwhile, FileExistsError)
     """A temporary path beside `path`, renamed onto it only if the block succeeds: a crash never leaves a truncated
     file; with `replace` off, a file that appeared at `path` meanwhile is kept (FileExistsError)."""
     from .errors import UsageError

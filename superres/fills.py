@@ -35,14 +35,18 @@ def smooth_fill(img, mask):
         filled = w * x + (1 - w) * F.interpolate(filled, size=x.shape[-2:], mode='bilinear', align_corners=False)
     return _image(filled)
 
-def fill_holes(img, mask, how='smooth'):
+def fill_holes(img,  # an RGB PIL image
+               mask,  # an L mask of its size, white = missing
+               how='smooth'):  # `smooth` (push-pull from around the holes) or `gray` (`GRAY`)
     "Masked pixels (white) filled `smooth` (push-pull from around them) or `gray`, as the model's input shows holes."
     if how == 'smooth': return smooth_fill(img, mask)
     out = img.copy()
     out.paste(GRAY, mask=mask)
     return out
 
-def diffusion_fill(img, mask, iters=400):
+def diffusion_fill(img,  # an RGB PIL image
+                   mask,  # an L mask of its size, white = missing
+                   iters=400):  # neighbour-averaging passes (more: the edges' colours reach further into large holes)
     "Fill masked pixels by repeated averaging of their neighbours: the classic inpainting baseline without OpenCV."
     x, m = _pixels(img, mask)
     if not m.any(): return img
@@ -68,19 +72,29 @@ def check_amount(amount):
                                              f'(e.g. 0.25), not {amount:g}')
     return amount
 
-def side_pixels(size, side, amount):
+def side_pixels(size,  # the image's (width, height)
+                side,  # left, right, top or bottom
+                amount):  # a fraction of the width (left, right) or height (top, bottom)
     "The columns (left, right) or rows (top, bottom) that `amount` of an image of `size` makes on `side`: at least one."
     return max(1, round(amount * size[0 if side in ('left', 'right') else 1]))
 
-def edge_box(size, side, pixels):
+def edge_box(size,  # the image's (width, height)
+             side,  # left, right, top or bottom
+             pixels):  # how many columns (left, right) or rows (top, bottom)
     "The box of the `pixels` columns or rows at `side` of an image of `size`."
     w, h = size
     return {'left': (0, 0, pixels, h), 'right': (w - pixels, 0, w, h), 'top': (0, 0, w, pixels),
             'bottom': (0, h - pixels, w, h)}[side]
 
-def side_box(size, side, amount): return edge_box(size, side, side_pixels(size, side, amount))
+def side_box(size,  # the image's (width, height)
+             side,  # left, right, top or bottom
+             amount):  # a fraction of the width (left, right) or height (top, bottom)
+    return edge_box(size, side, side_pixels(size, side, amount))
 
-def extend_canvas(img, side='right', amount=0.25, colour=GRAY):
+def extend_canvas(img,  # a PIL image
+                  side='right',  # left, right, top or bottom
+                  amount=0.25,  # the strip added, a fraction of the width or height in (0, 1] (at least 1 pixel)
+                  colour=GRAY):  # the strip's fill, in `img`'s mode
     "`img` on a canvas larger by `amount` of its size on `side`, and the mask of the added strip."
     if side not in SIDES: raise UsageError(f'side {side!r}: choose from {", ".join(SIDES)}')
     check_amount(amount)

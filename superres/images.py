@@ -28,7 +28,9 @@ def image_to_tensor(img):
     t = torch.from_numpy(a.astype(np.float32)).div_(peak)  # in place: one float copy of a large image, not two
     return (t.permute(2, 0, 1) if t.ndim == 3 else t[None].expand(3, -1, -1)), peak
 
-def image_stats(files, n=2000, seed=0):
+def image_stats(files,  # image files
+                n=2000,  # the most images sampled
+                seed=0):  # the sample's random seed
     "Per-channel mean and std of a sample of `files` in [0,1], so normalisation comes from the data itself."
     files = list(files)
     sample = random.Random(seed).sample(files, min(n, len(files)))
@@ -53,13 +55,17 @@ def output_mode(img):
     "The mode a result is written in for an input of `img`'s mode: RGB, 16-bit gray or 8-bit gray."
     return 'RGB' if img.mode == 'RGB' else ('I;16' if img.mode.startswith('I') else 'L')
 
-def tensor_to_array(t, mode, peak=255.):
+def tensor_to_array(t,  # a CHW tensor in [0,1] (clamped)
+                    mode,  # the output's PIL mode: RGB, else gray (the channels' mean)
+                    peak=255.):  # gray only: the source's maximum (`image_peak`); above 255 gives 16-bit pixels
     "A [0,1] CHW tensor as the pixel array of `mode` (gray modes from the mean of the channels)."
     if mode == 'RGB': return t.clamp(0, 1).mul_(255).add_(0.5).permute(1, 2, 0).numpy().astype(np.uint8)
     wide = peak > 255
     return t.mean(0).clamp_(0, 1).mul_(peak if wide else 255).add_(0.5).numpy().astype(np.uint16 if wide else np.uint8)
 
-def tensor_to_image(t, mode='RGB', peak=255.):
+def tensor_to_image(t,  # a CHW tensor in [0,1] (clamped)
+                    mode='RGB',  # the output's PIL mode: RGB, else gray (the channels' mean)
+                    peak=255.):  # gray only: the source's maximum (`image_peak`); above 255 gives 16-bit pixels
     "A [0,1] CHW tensor as a PIL image of `mode`."
     return Image.fromarray(tensor_to_array(t, mode, peak))
 
@@ -75,7 +81,10 @@ def pil_bicubic(x, size):
     return torch.stack([torch.from_numpy(np.array(Image.fromarray(c.numpy(), 'F').resize(size, Image.BICUBIC)))
                         for c in x])
 
-def save_like(out, src_info, dest, replace=True):
+def save_like(out,  # the PIL image to save
+              src_info,  # the source's info (`read_image`): its `icc_profile` and `exif` are kept
+              dest,  # the path, whose extension picks the format (unknown: PNG)
+              replace=True):  # overwrite a file at `dest` (off: keep one that appeared meanwhile, FileExistsError)
     """Save `out` atomically in the format its name says, carrying the source's ICC profile and EXIF (already upright);
     with `replace` off, a file that appeared at `dest` meanwhile is kept (FileExistsError)."""
     kw = {k: src_info[k] for k in ('icc_profile',) if src_info.get(k)}
