@@ -94,7 +94,12 @@ def _map_one(fn, i, src, dest, extra, progress, overwrite=False):
         except SuperresError as e: return Outcome(src, None, 'failed', [str(e)])
     return Outcome(src, dest, 'written', note + notes)
 
-def map_images(fn, inputs, out_dir, overwrite=False, extra_dir=None, key=''):
+def map_images(fn,  # `fn(image, index, source, progress)` -> (image, notes, extra or None); a SuperresError: failed
+               inputs,  # image files and folders (a folder's images keep their paths below it)
+               out_dir,  # the output folder (neither an input folder nor inside one)
+               overwrite=False,  # replace outputs already there (off: skip them); a rerun of the same `key` resumes
+               extra_dir=None,  # where the extra images go, PNGs at the same relative paths (None: not written)
+               key=''):  # what the outputs depend on: an interrupted `overwrite` run resumes only under the same key
     "`fn(image, index, source, progress)` -> (image, notes, extra) written per input image into `out_dir`: Outcomes."
     # a rerun skips what is written (with `overwrite`: what the run of the same `key` wrote); launched processes share
     out_dir = output_folder(out_dir, inputs)
@@ -143,7 +148,14 @@ def _fingerprint(model, **options):
     return hashlib.sha1(json.dumps([model.card.config, options, weights], sort_keys=True,
                                    default=str).encode()).hexdigest()
 
-def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=None, overlap=OVERLAP, **kwargs):
+def restore_files(model,  # a restoration model of any task (`load_restorer`)
+                  inputs,  # image files and folders (a folder's images keep their paths below it)
+                  out_dir,  # the output folder (neither an input folder nor inside one)
+                  overwrite=False,  # replace outputs already there (off: skip them); an interrupted rerun resumes
+                  mask=None,  # inpainting: one mask file for all, or a folder of same-named PNGs (white = missing)
+                  tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+                  overlap=OVERLAP,  # pixels the tiles share, blended
+                  **kwargs):  # `restore_image`'s: `scale`, or the task's own (`side`, `amount`, `passes`)
     "Restore images and folders by the model's task (upscale, ...) into `out_dir`; `mask`: a mask file or folder."
     tile = check_tiling(model, tile, overlap)  # refused before any file is read, as are inputs the task does not take
     check_task_inputs(model, **kwargs)
@@ -154,7 +166,12 @@ def restore_files(model, inputs, out_dir, overwrite=False, mask=None, tile=None,
     key = _fingerprint(model, mask=mask, tile=tile, overlap=overlap, **kwargs)
     return map_images(restore, inputs, out_dir, overwrite, key=key)
 
-def degrade_files(task, inputs, out_dir, seed=0, overwrite=False, mask_dir=None):
+def degrade_files(task,  # a task spec or Degradation (a scaled one writes the small image)
+                  inputs,  # image files and folders (a folder's images keep their paths below it)
+                  out_dir,  # the output folder (neither an input folder nor inside one)
+                  seed=0,  # image i's random draws come from `random.Random(seed + i)`
+                  overwrite=False,  # replace outputs already there (off: skip them); an interrupted rerun resumes
+                  mask_dir=None):  # where the masks of the pixels a task removes go, as PNGs (None: not written)
     "Degrade images as `task` trains on them (image i with `seed + i`): inputs a user would have; masks to `mask_dir`."
     deg = parse_degradation(task)
     if deg.scale > 1: deg = task_degradation(deg, lr_input=True)  # the small image, not upsampled back
@@ -172,7 +189,10 @@ def _box_of(mask_file):
     box = tuple(mask_boxes(mask).tolist())
     return None if box == NO_BOX else list(box)
 
-def segment_files(model, inputs, out_dir, overwrite=False):
+def segment_files(model,  # a segmentation model (`load_segmenter`)
+                  inputs,  # image files and folders (a folder's images keep their paths below it)
+                  out_dir,  # the output folder (neither an input folder nor inside one); masks go to its `masks`
+                  overwrite=False):  # replace outputs already there (off: skip them); an interrupted rerun resumes
     """Segment images and folders into `out_dir`: each image with its mask tinted over it and its box outlined (name
     kept), its mask as a PNG in `out_dir`/masks; with the Outcomes, each written image's box from its mask file."""
     def segment(img, i, src, progress):

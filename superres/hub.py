@@ -36,7 +36,9 @@ def _file_digest(state, parent=None):
     "The digest a model file stores: its weights', then its PSNR parent's where it holds one."
     return weights_digest(state) + (weights_digest(parent) if parent is not None else '')
 
-def save_model(model, fname, dtype=None):
+def save_model(model,  # a superres model with its card (and its PSNR parent's weights, if any)
+               fname,  # the file to write, atomically
+               dtype=None):  # the floats' dtype in the file, e.g. torch.float16 (None: the model's own)
     "Weights, config and their digest in a file `torch.load(weights_only=True)` reads; `dtype`: float16 halves it."
     state, parent = _cast(model.state_dict(), dtype), getattr(model, 'parent_weights', None)
     saved = {'config': model.card.config, 'state_dict': state}
@@ -189,7 +191,9 @@ def load_classifier(path=None, trust_pickle=False):
                          'classifier run (`superres classify train`).')
     return model
 
-def load_segmenter(path, trust_pickle=False, device='cpu'):
+def load_segmenter(path,  # a run folder of `superres segment train`, model.pth, ONNX or export.pkl
+                   trust_pickle=False,  # also load pickled learners (export.pkl), which run code: only files you trust
+                   device='cpu'):  # where it runs
     "A segmentation model in eval mode on `device` from a run folder of `superres segment train` or its model file."
     model = load_any(path, trust_pickle)
     if model.card.kind != 'segmenter':

@@ -49,7 +49,11 @@ def prepare_image(img, size=64):
             .permute(2, 0, 1).float() / 255)
 
 @torch.inference_mode()
-def predict_topk(model, images, k=5, size=64, bs=64):
+def predict_topk(model,  # a classifier whose card names its classes (`load_classifier`)
+                 images,  # image files, PIL images or `prepare_image` tensors
+                 k=5,  # classes per image (at most as many as the model has)
+                 size=64,  # the side images are prepared at: short side, then centre crop (tensors: as given)
+                 bs=64):  # images per forward pass
     "The `k` most likely classes of each image (a file, PIL image or `prepare_image` tensor) as (name, wnid, p) rows."
     vocab, names = model.card.vocab, model.card.names
     if not vocab: raise ModelError('this classifier names no classes: pass one trained by `superres classify train`')
@@ -117,7 +121,14 @@ def check_task_inputs(model, scale=None, **inputs):
         raise UsageError(f'`passes` repeats outpainting: pass a `model` trained with `task` outpaint (this one was '
                          f'trained for {deg.spec})')
 
-def outpaint_image(model, img, side='right', amount=0.25, passes=1, tile=None, overlap=OVERLAP, progress=None):
+def outpaint_image(model,  # an outpainting model (`load_restorer`)
+                   img,  # an RGB PIL image
+                   side='right',  # left, right, top, bottom or `both` (left and right, each pass)
+                   amount=0.25,  # each strip, a fraction of the photo's width (left, right) or height (top, bottom)
+                   passes=1,  # strips per side, 1 to `MAX_PASSES`, each painted from the one before
+                   tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+                   overlap=OVERLAP,  # pixels the tiles share, blended
+                   progress=None):  # `progress(done, total)` over every pass's tiles (None: none)
     """An RGB image outpainted by `model` `passes` times on `side` (`both`: left and right), each pass from the
     model's previous strip, as it was trained: a panorama; the photo's own pixels are kept exactly."""
     deg, count = model.card.task, itertools.count()
@@ -167,7 +178,9 @@ def _rgb8(img):
     return img.convert('RGB') if image_peak(img) == 255 else tensor_to_image(image_to_tensor(img)[0], 'RGB')
 
 @torch.inference_mode()
-def segment_image(model, img, max_side=None):
+def segment_image(model,  # a segmentation model (`load_segmenter`)
+                  img,  # a PIL image of any size and mode
+                  max_side=None):  # the longest side in pixels the model is shown (None: 4x the side it works at)
     """The object mask of a PIL image at its own size (mode L, 255 = object) and the box around it (None: no object);
     the model sees the image shrunk to `max_side` (default 4x the side it works at): what it resizes to anyway."""
     small = _rgb8(img)
@@ -181,7 +194,10 @@ def segment_image(model, img, max_side=None):
     box = tuple(mask_boxes(mask).tolist())
     return Image.fromarray(mask.numpy().astype(np.uint8) * 255, 'L'), None if box == NO_BOX else box
 
-def mask_overlay(img, mask, box=None, colour=(255, 40, 40)):
+def mask_overlay(img,  # a PIL image of any mode (shown as 8-bit RGB)
+                 mask,  # an L mask of its size, 255 = object (tinted)
+                 box=None,  # (x0, y0, x1, y1), both ends included, to outline (None: no box)
+                 colour=(255, 40, 40)):  # the RGB of the tint and the box's outline
     "The image with the mask tinted over it and the box outlined: a segmentation to judge by eye."
     rgb = _rgb8(img)
     out = Image.composite(Image.blend(rgb, Image.new('RGB', rgb.size, colour), 0.45), rgb, mask)

@@ -29,7 +29,10 @@ class Layout(NamedTuple):
     seams: list  # (side, position) in painting order: the column (left, right) or row before which a strip meets
     #              what was there; (right, 64): columns 63 and 64 sit either side of it
 
-def panorama_layout(size, side='right', amount=0.25, passes=1):
+def panorama_layout(size,  # the photo's (width, height)
+                    side='right',  # a name of `PANORAMA_SIDES` (`both`: left and right, each pass)
+                    amount=0.25,  # each strip, a fraction of the photo's width (left, right) or height (top, bottom)
+                    passes=1):  # strips per side, 1 to `MAX_PASSES`
     "The layout of `passes` strips of `amount` of `size` on `side` (`both`: left and right): checked, before any work."
     sides, passes = _sides(side), check_passes(passes)
     n, (w, h) = side_pixels(size, sides[0], check_amount(amount)), size
@@ -40,7 +43,11 @@ def panorama_layout(size, side='right', amount=0.25, passes=1):
     return Layout((w + left + grow['right'], h + top + grow['bottom']), (left, top),
                   [(s, edge[s](k)) for k in range(passes) for s in sides])
 
-def paint_panorama(img, paint, side='right', amount=0.25, passes=1):
+def paint_panorama(img,  # the photo, a PIL image
+                   paint,  # `paint(window, side)` -> the window extended by `amount` on `side` and painted
+                   side='right',  # a name of `PANORAMA_SIDES` (`both`: left and right, each pass)
+                   amount=0.25,  # each strip, a fraction of the photo's width (left, right) or height (top, bottom)
+                   passes=1):  # strips per side, 1 to `MAX_PASSES`
     """`img` grown by `passes` strips of `amount` of its size on `side`, each strip what `paint(window, side)` puts
     beside the canvas edge the size of `img` (the window extended by `amount`, as outpainting does); the photo and
     every strip painted are kept as they are, pixel for pixel."""

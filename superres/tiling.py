@@ -36,7 +36,9 @@ def _starts(length, tile, step):
     s = list(range(0, length - tile, step))
     return s + [length - tile]
 
-def check_tiling(model, tile, overlap):
+def check_tiling(model,  # the model to run (its device picks the default tile)
+                 tile,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+                 overlap):  # pixels the tiles share: `tile` must exceed twice it
     "The tile size to use (`default_tile` where none was given), refused when the overlaps would leave nothing."
     tile = tile or default_tile(model)
     if tile <= 2 * overlap: raise UsageError(f'`tile` ({tile}) must be larger than twice the `overlap` ({overlap})')
@@ -61,7 +63,11 @@ def _forward(model, x, tile, scale=1):
     return y
 
 @torch.inference_mode()
-def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
+def refine(model,  # a restoration model (its card gives its `net_scale`)
+           img,  # the [0,1] CHW float tensor the model reads
+           tile=None,  # the side in pixels of the tiles of `img` (None: `default_tile`)
+           overlap=OVERLAP,  # pixels of `img` the tiles share, feather-blended
+           progress=None):  # `progress(done, total)` after each batch of tiles (None: none)
     "Restore [0,1] CHW `img` in overlapping feather-blended input tiles on the model's device; `progress(done, total)`."
     c, h, w = img.shape
     s = model.card.net_scale
@@ -83,7 +89,12 @@ def refine(model, img, tile=None, overlap=OVERLAP, progress=None):
         if progress is not None: progress(i + len(group), len(boxes))
     return out.div_(weight).cpu()
 
-def restore(model, lr, size, tile=None, overlap=OVERLAP, progress=None):
+def restore(model,  # a restoration model (LR-space ones read `lr` itself)
+            lr,  # the [0,1] CHW input tensor
+            size,  # the output's (w, h): `lr` is upsampled to it, bicubic, first (LR-space models: unused)
+            tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+            overlap=OVERLAP,  # pixels the tiles share, blended
+            progress=None):  # `progress(done, total)` after each batch of tiles (None: none)
     "Upscale a [0,1] CHW tensor to `size` (w, h) with one model pass: on the LR image, or on its bicubic upsample."
     if model.card.takes_lr: return refine(model, lr, tile, overlap, progress=progress)
     return refine(model, pil_bicubic(lr, size).clamp(0, 1), tile, overlap, progress=progress)
@@ -101,7 +112,15 @@ def _strip_rows(w, sm, tile, overlap):
     n = (sm * (budget + 2 * overlap) - overlap) // step
     return max(4 * overlap, int((n * step + overlap) / sm) - 2 * overlap if n else budget)
 
-def restore_in_strips(model, rows, in_size, out_size, mode, tile=None, overlap=OVERLAP, progress=None, peak=255.):
+def restore_in_strips(model,  # a restoration model (`load_restorer`) or a backend running one
+                      rows,  # `rows(a, b)`: the input's rows [a, b) as a [0,1] CHW tensor (`image_rows`)
+                      in_size,  # the input's (width, height)
+                      out_size,  # the output's (width, height)
+                      mode,  # the output's PIL mode: RGB, else gray (`tensor_to_array`)
+                      tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+                      overlap=OVERLAP,  # pixels the tiles share, blended
+                      progress=None,  # `progress(done, total)` over every strip's tiles (None: none)
+                      peak=255.):  # gray only: the source's maximum (`image_peak`); above 255 gives 16-bit pixels
     "One model pass over `rows(a, b)` in strips into the output image: memory grows with its bytes, not float copies."
     (w, h), (ow, oh) = in_size, out_size
     tile = check_tiling(model, tile, overlap)
