@@ -61,7 +61,9 @@ def _run_by(backend, by_scale, source):
 
 def _scales(by_scale): return ', '.join(f'x{s}' for s in by_scale)
 
-def load_models(paths=None, trust_pickle=False, backend='auto'):
+def load_models(paths=None,  # run folders or model files, served by their task (None or empty: the shipped models)
+                trust_pickle=False,  # also load pickled learners (export.pkl), which run code: only files you trust
+                backend='auto'):  # `torch` or `openvino`; `auto`: OpenVINO on a CPU where installed
     """Task name -> TaskModels, from run folders or model files (none: the shipped superres models of every scale), run
     by `backend` (`superres.backends`)."""
     if not paths:
@@ -85,7 +87,9 @@ def _too_big(name, size, max_pixels):
     return AppError(f'{name}: the image is {size}; this app takes up to {max_pixels/1e6:.1f} MP. '
                     'Downscale it, start the app with a larger --max-pixels, or use `superres upscale`.')
 
-def open_upload(path, max_pixels=MAX_PIXELS, max_bytes=None):
+def open_upload(path,  # the uploaded file
+                max_pixels=MAX_PIXELS,  # the most pixels (width x height) its header may declare
+                max_bytes=None):  # the file's largest size in bytes (None: any)
     "The upload read as `superres upscale` reads it (upright image, ICC/EXIF, notes); bytes and header checked first."
     name = Path(path).name
     try:
@@ -113,8 +117,18 @@ def _sweep(folder, age=RESULT_TTL):
     for d in Path(folder).glob('result-*'):
         if now - d.stat().st_mtime > age: shutil.rmtree(d, ignore_errors=True)
 
-def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=None, progress=None, tile=None,
-                   overlap=OVERLAP, precision='auto', max_bytes=None, **inputs):
+def restore_upload(models,  # task name -> TaskModels (`load_models`)
+                   path,  # the uploaded file (None: nothing uploaded yet)
+                   task,  # a key of `models`
+                   scale=2,  # the factor: picks the task's model (0 or None: the smallest) and a superres output's size
+                   max_pixels=MAX_PIXELS,  # the most pixels (width x height) the upload may have
+                   out_dir=None,  # where the result folders go, stale ones removed (None: the temp dir, none removed)
+                   progress=None,  # `progress(done, total)` over the tiles (None: none)
+                   tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+                   overlap=OVERLAP,  # pixels the tiles share, blended
+                   precision='auto',  # `fp32`, `bf16` or `fp16`; `auto`: bf16 where native, fp16 on older GPUs
+                   max_bytes=None,  # the upload's largest size in bytes (None: any)
+                   **inputs):  # other tasks than superres: their own, e.g. `side` and `amount` (outpaint)
     "Run the chosen task on an upload as the CLI would: 8-bit (before, after) for the slider, the PNG, a status."
     if path is None: raise AppError('no image yet: upload or drop one first')
     if task not in models: raise AppError(f'no model for {task!r}; this app has: {", ".join(models)}')
@@ -137,7 +151,9 @@ def restore_upload(models, path, task, scale=2, max_pixels=MAX_PIXELS, out_dir=N
               + (f'; {"; ".join(notes)}' if notes else ''))
     return (before, _preview(out)), str(dest), status
 
-def make_room(folder, quota, incoming=0):
+def make_room(folder,  # whose files (all below it but the lock) may be removed, oldest first
+              quota,  # the bytes they may take
+              incoming=0):  # bytes about to arrive, made room for too
     "Remove the oldest files in `folder` until they and `incoming` more bytes fit in `quota` bytes; whether they do."
     files = []
     for f in Path(folder).rglob('*'):
@@ -231,7 +247,11 @@ def _local_files_only(block):
         return await move(path)
     block.async_move_resource_to_block_cache = move_local
 
-def build_app(models, max_pixels=MAX_PIXELS, out_dir=None, max_upload_mb=MAX_UPLOAD_MB, max_storage_mb=MAX_STORAGE_MB):
+def build_app(models,  # task name -> TaskModels (`load_models`)
+              max_pixels=MAX_PIXELS,  # the most pixels (width x height) an upload may have
+              out_dir=None,  # where results go, kept within `max_storage_mb` (None: the temp dir, unbounded)
+              max_upload_mb=MAX_UPLOAD_MB,  # the largest upload in MiB
+              max_storage_mb=MAX_STORAGE_MB):  # the MiB `out_dir` may hold: the oldest files go to make room
     "The Gradio Blocks UI around `models` (task name -> TaskModels); results go to `out_dir`, kept within its quota."
     import gradio as gr
     def run(path, task, scale, side, amount, progress=gr.Progress()):
@@ -274,8 +294,15 @@ def build_app(models, max_pixels=MAX_PIXELS, out_dir=None, max_upload_mb=MAX_UPL
         button.click(run, inputs, [slider, result, status], api_name='restore')
     return demo
 
-def launch(model_paths=None, port=7860, max_pixels=MAX_PIXELS, trust_pickle=False, host='127.0.0.1',
-           max_upload_mb=MAX_UPLOAD_MB, concurrency=None, max_storage_mb=MAX_STORAGE_MB, backend='auto'):
+def launch(model_paths=None,  # run folders or model files (None: the shipped models)
+           port=7860,  # the port to serve on
+           max_pixels=MAX_PIXELS,  # the most pixels (width x height) an upload may have
+           trust_pickle=False,  # also load pickled learners (export.pkl), which run code: only files you trust
+           host='127.0.0.1',  # the address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)
+           max_upload_mb=MAX_UPLOAD_MB,  # the largest upload in MiB
+           concurrency=None,  # upscales at a time, the rest queued (None: `default_concurrency`)
+           max_storage_mb=MAX_STORAGE_MB,  # the MiB uploads and results may hold in RAM, at least twice `max_upload_mb`
+           backend='auto'):  # `torch` or `openvino`; `auto`: OpenVINO on a CPU where installed
     "Serve the app until interrupted, `concurrency` upscales at a time, the rest queued; uploads stay in RAM."
     if max_storage_mb < 2 * max_upload_mb:
         raise UsageError(f'--max-storage-mb {max_storage_mb:g} holds less than an upload of --max-upload-mb '

@@ -109,7 +109,9 @@ def _first_line(e):
     "An exception in one line of plain text (the exporter colours its messages)."
     return re.sub(r'\x1b\[[0-9;]*m', '', f'{type(e).__name__}: {str(e).strip()}'.splitlines()[0])[:200]
 
-def with_backend(model, backend='auto', precision='auto'):
+def with_backend(model,  # a loaded restoration model (PyTorch, or ONNX Runtime for an ONNX file)
+                 backend='auto',  # `torch` or `openvino`; `auto`: OpenVINO on a CPU where installed
+                 precision='auto'):  # OpenVINO's, on the CPU: `fp32` or `bf16`; `auto`: bf16 where native
     """`model` as `backend` runs it (auto: OpenVINO on a CPU where installed; compiled for `precision` now, others on
     first use), and notes for the user: one where OpenVINO could not take the model, which then runs as it was loaded
     (PyTorch, or ONNX Runtime for an ONNX file)."""

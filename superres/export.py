@@ -30,7 +30,9 @@ def onnx_proto(model, example_size=64):
                                         'superres_sha256': _graph_digest(proto)})
     return proto
 
-def export_onnx(model, dest, example_size=64):
+def export_onnx(model,  # a superres model with its card
+                dest,  # the .onnx file to write
+                example_size=64):  # the side of the example input traced (the export takes any side from 8 to 16384)
     "Write `model` as ONNX (see `onnx_proto`) atomically; returns the path."
     import onnx
     dest = Path(dest)

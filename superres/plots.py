@@ -36,7 +36,9 @@ def plot_history(history, fname):
     fig.tight_layout()
     return save_figure(fig, fname, dpi=100)
 
-def show_results_png(learn, fname, n=6):
+def show_results_png(learn,  # a restoration Learner: its model and validation data
+                     fname,  # the PNG to write
+                     n=6):  # rows, the first images of a validation batch
     "A grid of validation images, input | output | target, to judge a restoration model by eye."
     xb, yb = learn.dls.valid.one_batch()
     learn.model.eval()
@@ -51,13 +53,19 @@ def show_results_png(learn, fname, n=6):
     fig.tight_layout()
     return save_figure(fig, fname, dpi=80)
 
-def show_masks_png(learn, fname, n=6):
+def show_masks_png(learn,  # a segmentation Learner: its model and validation data
+                   fname,  # the PNG to write
+                   n=6):  # validation images shown
     "fastai's `show_results` of a segmentation Learner (target, then predicted mask over each val image) as a PNG."
     import matplotlib.pyplot as plt  # fastai's show_results draws with pyplot
     learn.show_results(max_n=n, shuffle=False, figsize=(5, 2.5 * n))  # draws (`show=False` would draw nothing)
     return save_figure(plt.gcf(), fname, dpi=80, bbox_inches='tight')
 
-def show_batch_png(data, fname, classes=None, per_class=None, n=16):
+def show_batch_png(data,  # Tiny ImageNet's zip or folder (None: as `classification_dls` finds it)
+                   fname,  # the PNG to write
+                   classes=None,  # the first n classes of wnids.txt (None: all 200)
+                   per_class=None,  # training images per class (None: all 500)
+                   n=16):  # images shown: one batch
     "Save a training batch, augmentations included, titled with class names rather than wnids."
     import matplotlib.pyplot as plt  # fastai's show_batch draws with pyplot
 

@@ -76,7 +76,10 @@ class StyleLoss(nn.Module):
         "The light pixel loss to store in an exported learner instead of the classifier, its hooks and the style."
         return F.mse_loss
 
-def stylize_by_optimisation(loss, content, steps=300, lr=0.03):
+def stylize_by_optimisation(loss,  # `loss(x, content)`, e.g. a `StyleLoss`
+                            content,  # the [0,1] batch (n, 3, h, w) the pixels start from and are compared with
+                            steps=300,  # Adam steps
+                            lr=0.03):  # Adam's learning rate, on [0,1] pixels
     "Gatys et al.'s method: the pixels of `content` (a [0,1] batch) moved by Adam to minimise `loss` against it."
     x = content.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
