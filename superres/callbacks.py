@@ -88,7 +88,9 @@ class CudnnAutotune(Callback):
     def before_fit(self): self.was, torch.backends.cudnn.benchmark = torch.backends.cudnn.benchmark, True
     def after_fit(self): torch.backends.cudnn.benchmark = self.was
 
-def precision_callbacks(precision='auto', channels_last=True, device=None):
+def precision_callbacks(precision='auto',  # `auto`, `fp32`, `bf16` or `fp16`, as `resolve_precision` reads it
+                        channels_last=True,  # convs in channels-last memory order (`ChannelsLast`)
+                        device=None):  # the device it trains on (None: the GPU if any)
     "Callbacks for the fastest kernels on `device`: AMP and cuDNN autotuning on CUDA, bf16 autocast on a CPU with it."
     cuda = (device or torch.device('cuda' if torch.cuda.is_available() else 'cpu')).type == 'cuda'
     precision = resolve_precision(precision, 'cuda' if cuda else 'cpu')

@@ -80,8 +80,17 @@ def _target(f, min_side):
         raise DataError(f'{f}: {img.width}x{img.height} pixels, too small to score (at least {min_side} a side)')
     return img
 
-def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, baselines=('bicubic',), classifier=None,
-             tile=None, precision='fp32', progress=True):
+def evaluate(images,  # a folder of clean images (all below it)
+             task='superres',  # a task spec or Degradation; a scaled one is scored by the SR protocol
+             model=None,  # a restoration model to score (None: the baselines only)
+             scale=2,  # the SR protocol's factor (same-size tasks: unused)
+             limit=None,  # score the first n images only (None: all)
+             seed=0,  # image i's degradation draws from `random.Random(seed + i)`
+             baselines=('bicubic',),  # the SR protocol's PIL filters upsampling the input (tasks: their own)
+             classifier=None,  # a superres classifier: FID/KID of each method against the targets (None: none)
+             tile=None,  # the side in pixels of the tiles the model reads (None: `default_tile`)
+             precision='fp32',  # the model's: `fp32`, `bf16`, `fp16` or `auto` (`resolve_precision`)
+             progress=True):  # show a progress bar over the images
     "Score `model` (None: the baselines only) and the baselines on clean `images`: per image, means, FID/KID if asked."
     deg = parse_degradation(task)
     chain = deg if deg.name != 'superres' else None  # degraded beyond the downscale, e.g. real+superres
@@ -109,11 +118,17 @@ def evaluate(images, task='superres', model=None, scale=2, limit=None, seed=0, b
     if classifier is not None: report['distances'] = _set_distances(classifier, kept, names)
     return report
 
-def evaluate_sr(hr_dir, scale=2, model=None, **kwargs):
+def evaluate_sr(hr_dir,  # a folder of clean high-resolution images
+                scale=2,  # the factor: HR shrunk by it (bicubic), `scale` border pixels shaved
+                model=None,  # a superres model to score (None: the baselines only)
+                **kwargs):  # `evaluate`'s
     "The standard SR protocol (bicubic LR, Y-channel PSNR/SSIM, `scale` pixels shaved); FID/KID with a `classifier`."
     return evaluate(hr_dir, 'superres', model, scale, **kwargs)
 
-def evaluate_task(images, task, model=None, **kwargs):
+def evaluate_task(images,  # a folder of clean images
+                  task,  # a task spec or Degradation (a scaled one: the SR protocol)
+                  model=None,  # a restoration model to score (None: the baselines only)
+                  **kwargs):  # `evaluate`'s
     "Degrade each image repeatably (image i with `seed + i`), restore it by the model and the classic baselines."
     return evaluate(images, task, model, **kwargs)
 
@@ -126,7 +141,13 @@ def _set_distances(classifier, kept, names):
 
 def _mean(t): return round(float(t.float().mean()), 4)
 
-def evaluate_segmenter(model, data=None, classes=None, val_per_class=None, bs=256, precision='auto', progress=True):
+def evaluate_segmenter(model,  # a segmentation model (`load_segmenter`)
+                       data=None,  # Tiny ImageNet's zip or folder (None: `$SUPERRES_DATA`, fastai's data, or download)
+                       classes=None,  # the first n classes of wnids.txt (None: all 200)
+                       val_per_class=None,  # validation images per class (None: all 50)
+                       bs=256,  # images per forward pass
+                       precision='auto',  # `auto`, `fp32`, `bf16` or `fp16`, as `resolve_precision` reads it
+                       progress=True):  # show progress bars
     """Mean pixel IoU of `model`'s masks and box IoU of the boxes around them on Tiny ImageNet's val images (default:
     all 10,000), beside the best constant box of the training boxes, the score of a segmenter that never looks."""
     tin = TinyImageNet(find_tiny_imagenet(data), classes=classes, val_per_class=val_per_class)

@@ -109,7 +109,9 @@ class ClassifierFeatures:
             self.contract.check_stats(mean, (s2 / count - mean**2).clamp_min(0).sqrt())
         return feats.numpy()
 
-def frechet_distance(f1, f2, eps=1e-6):
+def frechet_distance(f1,  # (N, D) features of one image set
+                     f2,  # (M, D) features of the other
+                     eps=1e-6):  # added to the covariances' diagonals where their product's square root fails
     "Frechet distance between Gaussians fitted to two feature sets: FID when the features come from a classifier."
     from scipy import linalg
     mu1, mu2 = f1.mean(0), f2.mean(0)
@@ -121,7 +123,11 @@ def frechet_distance(f1, f2, eps=1e-6):
         covmean = linalg.sqrtm((s1 + off) @ (s2 + off))
     return float(((mu1 - mu2)**2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
-def kernel_distance(f1, f2, n_subsets=100, subset_size=1000, seed=0):
+def kernel_distance(f1,  # (N, D) features of one image set
+                    f2,  # (M, D) features of the other
+                    n_subsets=100,  # random subsets KID is averaged over
+                    subset_size=1000,  # feature rows per subset (at most half the smaller set, at least 2)
+                    seed=0):  # the subsets' random draw
     "KID: unbiased MMD^2 (cubic polynomial kernel) at any N, unlike FID; mean/spread over subsets of up to half a set."
     n = min(len(f1), len(f2))
     if n < 2: raise UsageError(f'FID and KID need at least 2 images (or patches) in each set, not {n}: add images')
@@ -133,12 +139,20 @@ def kernel_distance(f1, f2, n_subsets=100, subset_size=1000, seed=0):
         vals.append((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m-1)) - 2 * kxy.mean())
     return float(np.mean(vals)), float(np.std(vals))
 
-def distances(fa, fb, n_subsets=100, subset_size=1000):
+def distances(fa,  # (N, D) features of one image set
+              fb,  # (M, D) features of the other
+              n_subsets=100,  # random subsets KID is averaged over
+              subset_size=1000):  # feature rows per subset (at most half the smaller set, at least 2)
     "FID and KID of two feature sets, with the counts a reader needs to judge them."
     kid, kid_std = kernel_distance(fa, fb, n_subsets, subset_size)
     return dict(fid=frechet_distance(fa, fb), kid=kid, kid_std=kid_std, n_a=len(fa), n_b=len(fb), dim=fa.shape[1])
 
-def feature_distances(a, b, model, n_subsets=100, subset_size=1000, **kwargs):
+def feature_distances(a,  # image files, folders, PIL images or [0,1] tensors, or a list of them
+                      b,  # the other set, likewise
+                      model,  # a superres classifier (`load_classifier`)
+                      n_subsets=100,  # random subsets KID is averaged over
+                      subset_size=1000,  # feature rows per subset (at most half the smaller set, at least 2)
+                      **kwargs):  # `ClassifierFeatures`'s: `layer`, `size`, `patches`, `check`, `bs`
     "FID and KID between image sets (files, folders, PIL images or [0,1] tensors) on a superres classifier's features."
     feats = ClassifierFeatures(model, **kwargs)
     return distances(feats(a), feats(b), n_subsets, subset_size)

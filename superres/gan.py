@@ -48,7 +48,12 @@ class RestorationGAN(GANLearner):
     def freeze(self): self.gan_switcher.critic_only = True
     def unfreeze(self): self.gan_switcher.critic_only = False
 
-def gan_learner(gen_learn, critic, weight=GAN_WEIGHT, critic_thresh=CRITIC_THRESH, precision='auto', **kwargs):
+def gan_learner(gen_learn,  # a restoration Learner: its model the generator; its loss, data, optimiser and path kept
+                critic,  # the critic network (`load_critic`)
+                weight=GAN_WEIGHT,  # adversarial loss per unit of the restoration loss
+                critic_thresh=CRITIC_THRESH,  # the critic trains until its loss is below this, then the generator
+                precision='auto',  # `auto`, `fp32`, `bf16` or `fp16`, as `resolve_precision` reads it
+                **kwargs):  # `GANLearner`'s
     "A GAN learner from a restoration learner (its model the generator, its loss kept) and a `critic` network."
     loss_gen, loss_crit = gan_loss_from_func(gen_learn.loss_func, critic_loss(), weights_gen=(weight, 1.))
     cbs = [SkipIdleGrads()] + precision_callbacks(precision, device=gen_learn.dls.device)

@@ -98,7 +98,15 @@ def fold_rep_convs(module):
         else: n += fold_rep_convs(child)
     return n
 
-def conv(ni, nf, ks=3, stride=1, act=GeneralRelu, norm=nn.BatchNorm2d, bias=None, preact=False, layer=nn.Conv2d):
+def conv(ni,  # input channels
+         nf,  # output channels
+         ks=3,  # kernel size (padded by ks//2: the same size at stride 1)
+         stride=1,  # the stride
+         act=GeneralRelu,  # the activation's class (None: none)
+         norm=nn.BatchNorm2d,  # the norm's class (None: none)
+         bias=None,  # a bias in the conv (None: only where there is no norm)
+         preact=False,  # norm and activation before the conv, on its input (off: after it)
+         layer=nn.Conv2d):  # the conv's class: nn.Conv2d or `RepConv`
     "A conv (`layer`: nn.Conv2d or a re-parameterised one) with norm and activation after it, or before (preact)."
     if bias is None: bias = norm is None
     layer = layer(ni, nf, ks, stride=stride, padding=ks//2, bias=bias)
@@ -119,7 +127,12 @@ class ResBlock(nn.Module):
         self.act = act() if final_act and not preact else nn.Identity()
     def forward(self, x): return self.act(self.convs(x) + self.idconv(self.pool(x)))
 
-def res_blocks(n, ni, nf, stride=1, down_first=False, **kwargs):
+def res_blocks(n,  # how many ResBlocks
+               ni,  # the first block's input channels
+               nf,  # every block's output channels
+               stride=1,  # the downsampling block's stride (1: none)
+               down_first=False,  # the first block downsamples, in its first conv (off: the last, in its second)
+               **kwargs):  # `ResBlock`'s: `ks`, `act`, `norm`, `preact`, `layer`...
     "`n` ResBlocks, the last one downsampling as in the reference, or the first (in its first conv: 3x cheaper)."
     down = 0 if down_first else n - 1
     return nn.Sequential(*[ResBlock(ni if i == 0 else nf, nf, stride=stride if i == down else 1,

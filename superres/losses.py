@@ -52,7 +52,9 @@ class FeatureLoss(nn.Module):
         "The light pixel loss to store in an exported learner instead of the whole classifier and its hooks."
         return pixel_loss(self.pixel)
 
-def default_feature_layers(clf, size=64, min_side=8):
+def default_feature_layers(clf,  # a superres classifier (its contract and body)
+                           size=64,  # the side in pixels of the input it is probed with
+                           min_side=8):  # the smallest side in pixels a feature map may have
     "The deepest body layer whose features keep at least `min_side` pixels a side: the reference's 256x8x8 on step2."
     sides = []
     with torch.no_grad():

@@ -12,7 +12,9 @@ def _same_shape(pred, targ):
     if pred.shape != targ.shape:
         raise UsageError(f'cannot compare images of different shapes: {tuple(pred.shape)} and {tuple(targ.shape)}')
 
-def psnr(pred, targ, data_range=1.):
+def psnr(pred,  # outputs (n, c, h, w), clamped to [0,1]
+         targ,  # targets of the same shape, clamped to [0,1]
+         data_range=1.):  # the peak value in the formula
     "Mean PSNR (dB) over a batch of [0,1] images; per image first, as papers report it."
     _same_shape(pred, targ)
     mse = (_images(pred) - _images(targ)).pow(2).flatten(1).mean(1)
@@ -62,19 +64,26 @@ def _shave(x, n): return x[..., n:-n, n:-n] if n else x
 
 def _y(x, shave): return _shave(rgb_to_y(_images(x)), shave)
 
-def psnr_y(pred, targ, shave=0):
+def psnr_y(pred,  # [0,1] RGB outputs (n, 3, h, w)
+           targ,  # [0,1] RGB targets of the same shape
+           shave=0):  # border pixels dropped on each side (the protocol: the scale)
     "PSNR on the Y channel with `shave` border pixels removed (the standard SR protocol)."
     _same_shape(pred, targ)
     py, ty = _y(pred, shave).double(), _y(targ, shave).double()
     mse = (py - ty).pow(2).flatten(1).mean(1)
     return float((10 * torch.log10(255.**2 / mse.clamp_min(1e-12))).mean())
 
-def ssim_y(pred, targ, shave=0):
+def ssim_y(pred,  # [0,1] RGB outputs (n, 3, h, w)
+           targ,  # [0,1] RGB targets of the same shape
+           shave=0):  # border pixels dropped on each side (the protocol: the scale)
     "SSIM on the Y channel (0-255 range) with `shave` border pixels removed."
     _same_shape(pred, targ)
     return float(_ssim(_y(pred, shave), _y(targ, shave), 255.).mean())
 
-def seam_visibility(x, seams, dim=-1, band=8):
+def seam_visibility(x,  # a [0,1] CHW image
+                    seams,  # positions s of seams between lines s - 1 and s (1 to the lines - 1), as in `Layout.seams`
+                    dim=-1,  # -1: seams are columns, along the width; -2: rows
+                    band=8):  # lines either side the seam is compared with
     """How much each seam of a [0,1] CHW image stands out: the gradient energy across it (mean squared step from the
     pixel line before `seam` to it, along `dim`) against the image's own within `band` lines either side; about 1
     where the seam is no stronger than the image around it, well above 1 where it shows (a constant-fill step)."""

@@ -232,7 +232,10 @@ ARCHS = Registry('arch', {
                  takes_classifier_body=False, takes_lr=True),
 })
 
-def restorer_config(arch='tiny_unet', preset='cpu', body_config=None, **overrides):
+def restorer_config(arch='tiny_unet',  # a name of `ARCHS`
+                    preset='cpu',  # the size, a name of the arch's presets (UNets given `body_config`: unused)
+                    body_config=None,  # a classifier's config, a UNet's encoder (None: the preset's); others refuse it
+                    **overrides):  # config keys set, e.g. `scale`, `task` (None values: ignored)
     """Config of a restoration model: arch, the classifier config whose stem and stages are its encoder (saved as
     `encoder`; pretrained or not) and the rest."""
     spec = ARCHS[arch]
@@ -268,7 +271,10 @@ def fold(model):
     if fold_rep_convs(model): update_config(model, folded=True)
     return model
 
-def restorer(arch='tiny_unet', preset='cpu', classifier_model=None, **overrides):
+def restorer(arch='tiny_unet',  # a name of `ARCHS`
+             preset='cpu',  # the size from scratch, a name of the arch's presets (unused with `classifier_model`)
+             classifier_model=None,  # a trained classifier whose encoder a UNet copies (None: from scratch)
+             **overrides):  # config keys set, e.g. `scale`, `task`, `mean`, `std` (None values: ignored)
     "A restoration model: from scratch (`preset`) or with a copy of the encoder of a trained `classifier_model`."
     if classifier_model is None: return restorer_from_config(restorer_config(arch, preset, **overrides))
     cfg = restorer_config(arch, body_config=classifier_model.card.config, **overrides)
@@ -315,7 +321,10 @@ def segmenter_from_config(cfg, classifier_model=None):
     net = SEGMENTERS[card.arch](cfg, clf)
     return attach_card(Segmenter(net, card.size, card.mean, card.std, card.input_range), card)
 
-def segmenter(arch='dynamic_unet', classifier_model=None, pretrained=True, **overrides):
+def segmenter(arch='dynamic_unet',  # a name of `SEGMENTERS`
+              classifier_model=None,  # a classifier whose stem and stages the encoder copies (None: a fresh `cpu` one)
+              pretrained=True,  # copy its weights (off: its architecture with fresh weights)
+              **overrides):  # config keys set, e.g. `size`, `mean`, `std` (None values: ignored)
     """A segmentation model on the encoder of `classifier_model`: a copy of its weights if `pretrained`, else its
     architecture with fresh weights (None: the `cpu` classifier's, fresh)."""
     body_config = None if classifier_model is None else classifier_model.card.config
