@@ -68,12 +68,22 @@ def load_checkpoint(out):
     if not f.is_file(): raise UsageError(f'{f} does not exist: nothing to resume (run without `resume`)')
     return torch.load(f, weights_only=True)
 
-def fine_tune_phases(lr, lr_mult=100, pct_start=0.3, div=5.):
+def fine_tune_phases(lr,  # the frozen phase's peak learning rate; the unfrozen phase peaks at half of it
+                     lr_mult=100,  # the unfrozen phase's spread: its first group's lr is its last's / lr_mult
+                     pct_start=0.3,  # the unfrozen phase's warm-up fraction (the frozen phase's: 0.99)
+                     div=5.):  # the unfrozen phase's starting lr: its peak / div
     "The one-cycle arguments of `Learner.fine_tune`'s frozen and unfrozen phases, for `fit_phase` (which can resume)."
     return dict(lr_max=slice(lr), pct_start=0.99), dict(lr_max=slice(lr / 2 / lr_mult, lr / 2), pct_start=pct_start,
                                                         div=div)
 
-def fit_phase(learn, n_epoch, lr, cbs, phase=0, ckpt=None, last=True, **one_cycle):
+def fit_phase(learn,  # the Learner
+              n_epoch,  # the phase's epochs, all of them, resumed or not
+              lr,  # the peak learning rate (unless `one_cycle` gives `lr_max`)
+              cbs,  # the phase's callbacks, a `Checkpoint` among them
+              phase=0,  # this phase's number in the run, as checkpoints record it
+              ckpt=None,  # a checkpoint to resume from (`load_checkpoint`; None: from the start)
+              last=True,  # the run's last phase: its finished checkpoint is refused (off: its weights loaded, skipped)
+              **one_cycle):  # `fit_one_cycle`'s arguments
     "`fit_one_cycle`, continuing from `ckpt` if it stopped in this phase: same schedule and total steps as one run."
     checkpoint = next(cb for cb in cbs if isinstance(cb, Checkpoint))
     checkpoint.phase, learn.resume_epoch, learn.resume_average = phase, 0, None
@@ -134,8 +144,13 @@ def _choice(name, value, choices):
     if value not in choices: raise UsageError(f'`{name}` must be one of {", ".join(choices)}, not {value!r}')
     return value
 
-def train_classifier(out, data: ClassifierData = ClassifierData(), schedule: ScheduleConfig = ScheduleConfig(),
-                     loss: ClassifierLoss = ClassifierLoss(), preset='cpu', model_kwargs=None, tta=False):
+def train_classifier(out,  # the run folder (made; `schedule.resume` goes on from its checkpoint)
+                     data: ClassifierData = ClassifierData(),
+                     schedule: ScheduleConfig = ScheduleConfig(),
+                     loss: ClassifierLoss = ClassifierLoss(),
+                     preset='cpu',  # a name of `PRESETS`
+                     model_kwargs=None,  # fields of the preset's config overridden (e.g. `drop`)
+                     tta=False):  # also score fastai's test-time-augmentation accuracy
     """The classification recipe: data, learner (a `preset` of `PRESETS`, `model_kwargs` overriding it), one-cycle,
     logs, plot and exports; `tta`: also fastai's test-time-augmentation accuracy."""
     out, ckpt = _start(out, schedule)
@@ -172,10 +187,16 @@ def _paired_data(data, deg):
         if decoded: return decoded_paired_dls(data.data, deg, **subset)
         return paired_dls(data.data, deg, num_workers=data.num_workers, **subset)
 
-def train_restorer(out, task='superres', scale=None, data: RestorerData = RestorerData(),
-                   net: RestorerNet = RestorerNet(), loss: RestorerLoss = RestorerLoss(),
-                   schedule: FineTuneConfig = FineTuneConfig(), classifier: nn.Module | None = None,
-                   init: nn.Module | None = None, gan: GanConfig | None = None):
+def train_restorer(out,  # the run folder (made; `schedule.resume` goes on from its checkpoint)
+                   task='superres',  # a task spec or Degradation
+                   scale=None,  # the scale of its superres or real part (None: the spec's)
+                   data: RestorerData = RestorerData(),
+                   net: RestorerNet = RestorerNet(),
+                   loss: RestorerLoss = RestorerLoss(),
+                   schedule: FineTuneConfig = FineTuneConfig(),
+                   classifier: nn.Module | None = None,  # UNet body, loss features (None: shipped if a loss needs it)
+                   init: nn.Module | None = None,  # a restorer to fine-tune, loaded `folded=False` (None: a new net)
+                   gan: GanConfig | None = None):  # fine-tune `init` as a GAN (None: no GAN)
     """The restoration recipe: paired data for `task` (a spec or `Degradation`; `scale` sets its superres part), a net
     on the body of `classifier` (the perceptual loss's; default the shipped one), or fine-tuned from `init` (a restorer
     of `load_restorer(..., folded=False)`), the fastai way or, with `gan`, fastai's GAN way. The style task (its picture
@@ -232,8 +253,12 @@ def _gan(learn, base, critic, gan, schedule):
     set_parent_weights(learn.model, {k: v.detach().clone() for k, v in base.state_dict().items()})
     return gan_learner(learn, critic, gan.weight, gan.thresh, schedule.precision, wd=schedule.wd)
 
-def train_segmenter(out, data: DataConfig = DataConfig(), schedule: FineTuneConfig = FineTuneConfig(),
-                    classifier: nn.Module | None = None, arch='dynamic_unet', pretrained=True):
+def train_segmenter(out,  # the run folder (made; `schedule.resume` goes on from its checkpoint)
+                    data: DataConfig = DataConfig(),
+                    schedule: FineTuneConfig = FineTuneConfig(),
+                    classifier: nn.Module | None = None,  # the encoder's classifier (None: the shipped one)
+                    arch='dynamic_unet',  # a name of `SEGMENTERS`
+                    pretrained=True):  # its weights, fine-tuned frozen first (off: its architecture from scratch)
     """The segmentation recipe: images and the masks of their boxes, a UNet of `arch` working at `data.size` on the
     body of `classifier` (default: the shipped one), fine-tuned as fastai's `fine_tune` (frozen body first) if
     `pretrained`, else its architecture from scratch; scored on val boxes."""
