@@ -340,8 +340,9 @@ class PatchArrays(ImageArrays):
 
 def _decoded_photos(files, size, progress):
     "Each distinct photo decoded once into memory; those smaller than `size` are left out, with a warning."
-    arrays = {f: np.asarray(load_rgb(f)).transpose(2, 0, 1) for f in progress_bar(
-        list(dict.fromkeys(files)), display=progress, leave=False)}
+    distinct = list(dict.fromkeys(files))
+    arrays = {f: np.asarray(load_rgb(f)).transpose(2, 0, 1)
+              for f in (progress_bar(distinct, leave=False) if progress else distinct)}
     small = {f for f, a in arrays.items() if min(a.shape[-2:]) < size}
     if small: warnings.warn(f'{len(small)} photos are smaller than {size} pixels and are left out, e.g. {min(small)}')
     return [arrays[f] for f in files if f not in small]

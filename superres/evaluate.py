@@ -100,7 +100,7 @@ def evaluate(images,  # a folder of clean images (all below it)
     names = protocol.baselines + (['model'] if model is not None else [])
     rows, kept, skipped = [], {n: [] for n in ['target'] + names}, {}
     device = model_device(model) if model is not None else None  # an OpenVINO model's precision is the CPU's
-    for i, f in enumerate(progress_bar(files, display=progress and len(files) > 1, leave=False)):
+    for i, f in enumerate(progress_bar(files, leave=False) if progress and len(files) > 1 else files):
         try: target = _target(f, protocol.min_side)
         except DataError as e:  # one bad file never stops a run: it is left out, and the report says why
             skipped[str(f)] = str(e).removeprefix(f'{f}: ')
@@ -156,7 +156,8 @@ def evaluate_segmenter(model,  # a segmentation model (`load_segmenter`)
     constant, train_iou = best_constant_box([tin.box(f) for f in tin.train_files()])
     images, masks, device = decoded_images(files, progress=progress), [], model_device(model)
     with torch.inference_mode(), inference_precision(precision, device):
-        for i in progress_bar(range(0, len(files), bs), display=progress, leave=False):
+        starts = range(0, len(files), bs)
+        for i in progress_bar(starts, leave=False) if progress else starts:
             x = torch.from_numpy(np.array(images[i:i+bs])).to(device).float().div(255)  # a copy: the cache is read-only
             masks.append(model(x).float().argmax(1).cpu() == 1)
     masks = torch.cat(masks)

@@ -111,13 +111,14 @@ def map_images(fn,  # `fn(image, index, source, progress)` -> (image, notes, ext
         barrier()
         resume, partials, mine = _Resume(out_dir, key) if overwrite else None, _Partials(), []
         for i, (src, dest) in enumerate(jobs): first.setdefault(dest, (i, src))
-        bar = progress_bar(share(range(len(jobs))), display=rank() == 0 and len(jobs) > 1)
+        my_jobs = share(range(len(jobs)))  # this process's share of the job indices
+        bar = progress_bar(my_jobs) if rank() == 0 and len(jobs) > 1 else None  # none: fastprogress prints anyway
         def tiles(name):
             def show(done, total):
                 bar.comment = printable(f'{name}: tile {done}/{total}')
                 bar.update_bar(bar.last_v or 0)
-            return show if bar.display else None
-        for i in bar:
+            return show if bar is not None else None
+        for i in my_jobs if bar is None else bar:
             src, dest = jobs[i]
             extra = None if extra_dir is None else Path(extra_dir)/dest.relative_to(out_dir).with_suffix('.png')
             if first[dest][0] != i:

@@ -48,3 +48,9 @@ def test_evaluate_a_chain_with_superres_makes_each_lr_by_the_chain_and_seed(tmp_
     model = restorer('sr_resnet', scale=4).eval()  # starts as bicubic upsampling of the same LR: near its row
     rep = evaluate_task(tmp_path, 'real+superres:scale=4', model, scale=4)
     assert rep['mean']['model_psnr'] == pytest.approx(rep['mean']['bicubic_psnr'], abs=0.3)  # torch vs PIL bicubic
+
+def test_evaluate_without_progress_writes_nothing_to_stdout(tmp_path, capsys):
+    "fastprogress's console bar prints even with display off; output piped elsewhere must stay clean."
+    for i in range(2): photo(32, 32, seed=i).save(tmp_path/f'{i}.png')
+    evaluate_sr(tmp_path, 2, progress=False)
+    assert capsys.readouterr().out == ''
