@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from fastai.callback.channelslast import ChannelsLast
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import find_bs
 from fastcore.basics import store_attr
 
@@ -17,7 +18,7 @@ from .hub import save_model
 from .precision import resolve_precision
 from .ranks import is_main_process
 
-__all__ = ['BF16Autocast', 'CSVHistory', 'CHECKPOINT', 'Checkpoint', 'Throughput', 'CudnnAutotune',
+__all__ = ['BF16Autocast', 'EpochLabel', 'CSVHistory', 'CHECKPOINT', 'Checkpoint', 'Throughput', 'CudnnAutotune',
            'precision_callbacks', 'PRECISION_CBS', 'TimeBudget', 'WeightAverage', 'ProgressiveResize', 'save_weights']
 
 class BF16Autocast(Callback):
@@ -32,6 +33,14 @@ class BF16Autocast(Callback):
 def _skipped(cb):
     "Whether this epoch is one that `fit(start_epoch=...)` skips while resuming (nothing to log or save)."
     return cb.epoch < getattr(cb.learn, 'resume_epoch', 0)
+
+class EpochLabel(Callback):
+    """fastprogress's bar labels epochs only as often as its throttle, timed on the instant skips of a resumed run,
+    allows: a run resumed at epoch 18 of 40 would say `Epoch 6/40` to its end. Every epoch gets its label."""
+    order = ProgressCallback.order - 1  # before the bar's update
+    def before_epoch(self):
+        bar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
+        if bar is not None: bar.main_bar.wait_for = 1
 
 class CSVHistory(Callback):
     "The per-epoch log as CSV, rewritten atomically after every epoch so it is never half-written."

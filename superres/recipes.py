@@ -15,6 +15,7 @@ from .callbacks import (
     CHECKPOINT,
     Checkpoint,
     CSVHistory,
+    EpochLabel,
     ProgressiveResize,
     Throughput,
     TimeBudget,
@@ -97,7 +98,9 @@ def fit_phase(learn,  # the Learner
         learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
         learn.resume_epoch, learn.resume_average = ckpt['epoch'], ckpt.get('average')
     one_cycle = dict(dict(lr_max=lr), **one_cycle)
-    with data_parallel(learn): learn.fit_one_cycle(n_epoch, cbs=cbs, start_epoch=learn.resume_epoch, **one_cycle)
+    label = [EpochLabel()] if learn.resume_epoch else []
+    with data_parallel(learn):
+        learn.fit_one_cycle(n_epoch, cbs=list(cbs) + label, start_epoch=learn.resume_epoch, **one_cycle)
 
 def _history_rows(out, ckpt, done_before=0):
     "The CSV rows of the epochs a checkpoint had completed, so a resumed run's history is whole."

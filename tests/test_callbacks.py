@@ -1,15 +1,19 @@
 """Training callbacks: precision, weight averaging, the clock-driven time budget, progressive resizing."""
+import re
 from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 import torch
 from fastai.callback.core import Callback
+from fastai.data.core import DataLoaders
+from fastai.learner import Learner
 
 from superres import callbacks
 from superres.callbacks import (
     BF16Autocast,
     CudnnAutotune,
+    EpochLabel,
     ProgressiveResize,
     TimeBudget,
     WeightAverage,
@@ -107,3 +111,12 @@ def test_a_resumed_run_keeps_averaging_from_the_checkpoint(tiny_root, tmp_path, 
     monkeypatch.setattr(WeightAverage, 'before_fit', spy)
     train_classifier(**dict(args, schedule=replace(args['schedule'], resume=True)))
     assert all(torch.equal(started[k], v) for k, v in saved['average'].items())
+
+def test_a_resumed_fit_labels_each_epoch_it_trains(capsys):
+    "fastprogress times its label throttle on the skipped epochs: without EpochLabel it stays at `Epoch 6/10`."
+    x = torch.randn(32, 2)
+    dls = DataLoaders.from_dsets(list(zip(x, x.sum(1, keepdim=True))), list(zip(x, x.sum(1, keepdim=True))), bs=8)
+    learn = Learner(dls, torch.nn.Linear(2, 1), loss_func=torch.nn.functional.mse_loss)
+    learn.fit_one_cycle(10, start_epoch=7, cbs=EpochLabel())
+    labels = set(re.findall(r'Epoch (\d+)/10', capsys.readouterr().out))
+    assert labels == {'8', '9', '10'}
