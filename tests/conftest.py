@@ -120,6 +120,15 @@ def run_cli(*args, **kw):
     "The real console command in a subprocess, as a user runs it."
     return subprocess.run([sys.executable, '-m', 'superres', *map(str, args)], capture_output=True, text=True, **kw)
 
+def cli_here(capsys, *args):
+    """`superres ARGS` in this process: (exit status, stdout, stderr); a refusal by the parser exits like the rest.
+    For refusals, which need no fresh process: a subprocess spends 5-10 s importing what this one has loaded."""
+    from superres.cli import main
+    try: rc = main([str(a) for a in args])
+    except SystemExit as e: rc = e.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
 def noise(w, h, seed=0): return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
 
 @pytest.fixture(scope='module')

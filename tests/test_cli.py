@@ -4,7 +4,7 @@ import argparse
 import json
 
 import pytest
-from conftest import noise
+from conftest import cli_here, noise
 from conftest import run_cli as run
 from conftest import smooth_photo as photo
 from PIL import Image
@@ -60,24 +60,20 @@ def test_bad_data_is_one_clear_line(fresh_tiny):
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert 'missing words.txt' in r.stderr
 
-@pytest.mark.slow
-def test_invalid_options_rejected():
-    r = run('classify', 'train', '--out', 'x', '--classes', '0')
-    assert r.returncode == 2 and 'must be positive' in r.stderr
-    r = run('classify', 'train', '--out', 'x', '--wd', '-0.1')
-    assert r.returncode == 2 and 'must be zero or more' in r.stderr
-    r = run('classify', 'train', '--out', 'x', '--progressive', '1.5')
-    assert r.returncode == 2 and 'between 0 and 1' in r.stderr
+@pytest.mark.parametrize('args,message', [(['--classes', '0'], 'must be positive'),
+                                          (['--wd', '-0.1'], 'must be zero or more'),
+                                          (['--progressive', '1.5'], 'between 0 and 1')])
+def test_invalid_options_rejected(capsys, args, message):
+    rc, _, err = cli_here(capsys, 'classify', 'train', '--out', 'x', *args)
+    assert rc == 2 and message in err
 
-@pytest.mark.slow
-def test_predict_missing_model_and_bad_image(tmp_path):
-    r = run('classify', 'predict', 'x.jpg', '--model', tmp_path/'nope')
-    assert r.returncode == 2 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
+def test_predict_missing_model_and_bad_image(tmp_path, capsys):
+    rc, _, err = cli_here(capsys, 'classify', 'predict', 'x.jpg', '--model', tmp_path/'nope')
+    assert rc == 2 and 'does not exist' in err and 'Traceback' not in err
     (tmp_path/'bad.pth').write_text('not a model')
-    r = run('classify', 'predict', 'x.jpg', '--model', tmp_path/'bad.pth')
-    assert r.returncode == 2 and 'not a usable superres model' in r.stderr
+    rc, _, err = cli_here(capsys, 'classify', 'predict', 'x.jpg', '--model', tmp_path/'bad.pth')
+    assert rc == 2 and 'not a usable superres model' in err
 
-@pytest.mark.slow
 @pytest.mark.parametrize('args,message', [
     (['upscale', 'x.png', '--scale', '0'], 'scale must be between 1/16 and 16'),
     (['upscale', 'x.png', '--tile', '32', '--overlap', '32'], 'must be larger than twice the --overlap'),
@@ -88,7 +84,7 @@ def test_predict_missing_model_and_bad_image(tmp_path):
     (['upscale', 'x.png', '--model', 'JPEG'], 'trained for the jpeg task, not superres'),
     (['data', 'check', '--data', 'PARTIAL_ZIP'], 'only part of one (an interrupted download?)'),
 ])
-def test_invalid_options_give_one_clear_line(sr_model, tiny_zip, tmp_path, args, message):
+def test_invalid_options_give_one_clear_line(sr_model, tiny_zip, tmp_path, capsys, args, message):
     clf = tmp_path/'clf.pth'
     save_model(classifier('cpu_small', n_out=3, vocab=['a', 'b', 'c'], names=['a', 'b', 'c']), clf)
     jpeg = restorer(task='jpeg:quality=10..50', scale=1)
@@ -99,9 +95,9 @@ def test_invalid_options_give_one_clear_line(sr_model, tiny_zip, tmp_path, args,
              'JPEG': tmp_path/'jpeg.pth', 'PARTIAL_ZIP': tmp_path/'partial.zip'}
     args = [str(subst.get(a, a)) for a in args]
     if args[0] == 'upscale' and '--model' not in args: args += ['--model', str(sr_model)]
-    r = run(*args, *(['-o', tmp_path/'out'] if args[0] == 'upscale' else []))
-    assert r.returncode == 2 and 'Traceback' not in r.stderr and message in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith('superres')
+    rc, _, err = cli_here(capsys, *args, *(['-o', tmp_path/'out'] if args[0] == 'upscale' else []))
+    assert rc == 2 and 'Traceback' not in err and message in err, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith('superres')
 
 def test_restore_without_a_model_explains_and_typos_are_usage_errors(tmp_path, capsys):
     photo().save(tmp_path/'p.png')

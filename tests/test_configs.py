@@ -3,7 +3,7 @@ line (where the library's names become flags)."""
 import dataclasses
 
 import pytest
-from conftest import run_cli as run
+from conftest import cli_here
 
 from superres.configs import ClassifierLoss, FineTuneConfig, RestorerData, ScheduleConfig
 from superres.errors import UsageError
@@ -21,8 +21,8 @@ def test_configs_are_frozen_and_subclasses_keep_their_base_fields():
 def test_options_that_mean_nothing_together_are_refused(make, message):
     with pytest.raises(UsageError, match=message): make()
 
-def test_the_command_line_gets_the_configs_refusal_in_its_flags(tmp_path):
-    r = run('train', '--resume', '--budget', '60', '--out', tmp_path/'run')
-    assert r.returncode == 2 and r.stderr.count('\n') == 1, r.stderr
-    assert '--resume continues --epochs runs: a --budget' in r.stderr
+def test_the_command_line_gets_the_configs_refusal_in_its_flags(tmp_path, capsys):
+    rc, _, err = cli_here(capsys, 'train', '--resume', '--budget', '60', '--out', tmp_path/'run')
+    assert rc == 2 and err.count('\n') == 1, err
+    assert '--resume continues --epochs runs: a --budget' in err
     assert not (tmp_path/'run').exists(), 'refused before any work'

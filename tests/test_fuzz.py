@@ -7,7 +7,7 @@ live in `tests/fuzzing.py`; `bench/fuzz.py` runs them longer (BENCHMARKS.md)."""
 import pytest
 from fuzzing import COMMANDS, run
 
-EXAMPLES = 300
+EXAMPLES = 120  # derandomized: the same cases every run; bench/fuzz.py runs thousands
 
 @pytest.mark.slow
 def test_random_bad_image_files_never_crash():
@@ -17,7 +17,7 @@ def test_random_bad_image_files_never_crash():
     assert counts['written'] >= EXAMPLES // 4 and counts['refused'] >= EXAMPLES // 10, counts
     assert counts['mutation: bomb'] and counts['library: refused'] + counts['library: upscaled'] >= counts['written']
 
-APP_EXAMPLES = 100
+APP_EXAMPLES = 50
 
 @pytest.mark.slow
 def test_random_bad_image_files_through_the_app():
@@ -26,7 +26,7 @@ def test_random_bad_image_files_through_the_app():
     assert counts['cases'] == APP_EXAMPLES and counts['app: upscaled'] + counts['app: refused'] == APP_EXAMPLES
     assert counts['app: upscaled'] >= counts['written'] and counts['app: refused'] >= APP_EXAMPLES // 10, counts
 
-OTHER_EXAMPLES = 160  # a case each: a fraction of upscale's 300 per command, the export of a valid model costs 5 s
+OTHER_EXAMPLES = 80  # about a dozen cases each; the export of a valid model costs 5 s
 
 @pytest.mark.slow
 def test_random_bad_files_through_every_other_command():

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli as run
+from conftest import cli_here
 from PIL import Image
 
 from superres.configs import FineTuneConfig, GanConfig, RestorerData
@@ -88,19 +88,20 @@ def test_strength_blends_the_gan_model_with_its_psnr_parent(gan_run, parent):
     assert (ys[0.5] - ys[0.]).abs().max() > 1e-5 and (ys[0.5] - ys[1.]).abs().max() > 1e-5
     with pytest.raises(UsageError, match='holds none'): blend_with_parent(load_model(parent), 0.5)
 
-def test_strength_from_the_command_line(gan_run, parent, tmp_path):
+def test_strength_from_the_command_line(gan_run, parent, tmp_path, capsys):
     photo(9, 40, 30).save(tmp_path/'a.png')
     outs = {}
     for name, args in dict(s0=['--model', gan_run, '--strength', 0], parent=['--model', parent],
                            s1=['--model', gan_run, '--strength', 1], gan=['--model', gan_run]).items():
-        r = run('upscale', tmp_path/'a.png', '-o', tmp_path/name, '--precision', 'fp32', *args)
-        assert r.returncode == 0, r.stderr
+        rc, _, err = cli_here(capsys, 'upscale', tmp_path/'a.png', '-o', tmp_path/name, '--precision', 'fp32', *args)
+        assert rc == 0, err
         outs[name] = np.asarray(Image.open(tmp_path/name/'a.png'))
     assert np.array_equal(outs['s0'], outs['parent']) and np.array_equal(outs['s1'], outs['gan'])
-    r = run('upscale', tmp_path/'a.png', '-o', tmp_path/'x', '--model', parent, '--strength', '0.5')
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and '--strength' in r.stderr
-    r = run('upscale', tmp_path/'a.png', '-o', tmp_path/'x', '--model', gan_run, '--strength', '1.5')
-    assert r.returncode == 2 and 'between 0 and 1' in r.stderr
+    upscale = ('upscale', tmp_path/'a.png', '-o', tmp_path/'x', '--model')
+    rc, _, err = cli_here(capsys, *upscale, parent, '--strength', 0.5)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and '--strength' in err
+    rc, _, err = cli_here(capsys, *upscale, gan_run, '--strength', 1.5)
+    assert rc == 2 and 'between 0 and 1' in err
 
 def test_gan_needs_a_trained_generator_and_crops_the_critic_can_judge(photos, parent, tmp_path):
     args = _gan_args(photos, parent, tmp_path)

@@ -7,19 +7,12 @@ import zlib
 
 import pytest
 import torch
+from conftest import cli_here as cli
 from conftest import noise
 from PIL import Image
 
-from superres.cli import main
 from superres.errors import UsageError
 
-
-def cli(capsys, *args):
-    "`superres ARGS` in this process: (exit status, stdout, stderr); a refusal by the parser exits like the rest."
-    try: rc = main([str(a) for a in args])
-    except SystemExit as e: rc = e.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 def one_line(err):
     "The one line a refusal prints: no traceback, nothing else."

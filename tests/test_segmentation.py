@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import cli_here, run_cli
 from PIL import Image
 
 from superres.boxes import NO_BOX, best_constant_box, box_iou, box_masks, mask_boxes, pixel_iou
@@ -163,7 +163,7 @@ def test_cli_segment_predict_keeps_a_json_file_it_did_not_write(tmp_path, seg_mo
     (['--model', 'NOPE'], 'does not exist'),
     ([], 'the following arguments are required: --model'),
 ])
-def test_cli_segment_predict_refuses_bad_input_in_one_line(tmp_path, sr_model, args, message):
+def test_cli_segment_predict_refuses_bad_input_in_one_line(tmp_path, sr_model, capsys, args, message):
     args = [{'SR': sr_model, 'NOPE': tmp_path/'nope'}.get(a, a) for a in args]
-    r = run_cli('segment', 'predict', tmp_path/'x.png', '-o', tmp_path/'out', *args)
-    assert r.returncode == 2 and r.stderr.count('\n') == 1 and message in r.stderr, r.stderr
+    rc, _, err = cli_here(capsys, 'segment', 'predict', tmp_path/'x.png', '-o', tmp_path/'out', *args)
+    assert rc == 2 and err.count('\n') == 1 and message in err, err

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import noise, run_cli
+from conftest import cli_here, noise, run_cli
 from PIL import Image
 
 from superres.degradations import parse_degradation
@@ -105,9 +105,9 @@ def test_cli_trains_a_style_model_that_restore_applies_at_any_size(tmp_path, tin
     (['--task', 'style', '--style-image', 'STYLE', '--arch', 'dynamic_unet', '--no-top-skip'],
      'can drop their highest-resolution skip'),
 ])
-def test_cli_refuses_a_style_that_cannot_work_in_one_line(tmp_path, tiny_root, args, message):
+def test_cli_refuses_a_style_that_cannot_work_in_one_line(tmp_path, tiny_root, capsys, args, message):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path/'style.png')
     args = [tmp_path/'style.png' if a == 'STYLE' else a for a in args]
-    r = run_cli('train', '--data', tiny_root, '--classes', 2, '--per-class', 4, '--epochs', 1, '--out', tmp_path/'run',
-                *args)
-    assert r.returncode == 2 and r.stderr.count('\n') == 1 and message in r.stderr, r.stderr[-2000:]
+    rc, _, err = cli_here(capsys, 'train', '--data', tiny_root, '--classes', 2, '--per-class', 4, '--epochs', 1,
+                          '--out', tmp_path/'run', *args)
+    assert rc == 2 and err.count('\n') == 1 and message in err, err[-2000:]
