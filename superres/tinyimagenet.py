@@ -25,7 +25,8 @@ def _zip_key(zip_path):
     return hashlib.sha1(f'{zip_path.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:12]
 
 def _extract_zip(zip_path):
-    "Extract `zip_path` once into the cache; an interrupted extraction is never mistaken for a finished one."
+    """Extract `zip_path` once into the cache; an interrupted extraction is never mistaken for a finished one, and
+    processes started together on a fresh cache (notebooks, distributed ranks) each end up with the one copy."""
     dest = cache_dir()/f'{zip_path.stem}-{_zip_key(zip_path)}'
     if dest.is_dir(): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,9 @@ def _extract_zip(zip_path):
             with zipfile.ZipFile(zip_path) as z: z.extractall(tmp)
         except (zipfile.BadZipFile, EOFError, OSError) as e:
             raise DataError(f'{zip_path} is not a complete zip file ({e}). Download it again.') from e
-        os.replace(tmp, dest)
+        try: os.replace(tmp, dest)
+        except OSError:  # another process extracted the same zip meanwhile and renamed first: its copy is used
+            if not dest.is_dir(): raise
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return dest

@@ -58,6 +58,21 @@ def test_interrupted_extraction_is_never_used(tiny_root, tmp_path, monkeypatch):
     root = find_tiny_imagenet(z)
     validate_tiny_imagenet(root)
 
+def test_extraction_raced_by_another_process_uses_its_copy(tiny_root, tmp_path, monkeypatch):
+    "Two processes extract the same zip at once: the one that renames second keeps the first one's copy, no error."
+    z = zip_folder(tiny_root, tmp_path/'tiny-imagenet-200.zip')
+    extract, winner = zipfile.ZipFile.extractall, []
+    def raced(self, path=None, *a, **k):
+        extract(self, path, *a, **k)
+        if not winner:  # the other process finishes first, while this one is still extracting
+            monkeypatch.setattr(zipfile.ZipFile, 'extractall', extract)
+            winner.append(find_tiny_imagenet(z))
+            (winner[0]/'marker').write_text('first')
+    monkeypatch.setattr(zipfile.ZipFile, 'extractall', raced)
+    root = find_tiny_imagenet(z)
+    assert root == winner[0] and (root/'marker').read_text() == 'first'
+    assert [p.name for p in root.parents[1].iterdir() if p.name.startswith('.')] == []  # its own copy removed
+
 def test_partial_zip_is_a_clear_error(tiny_zip, tmp_path):
     part = tmp_path/'tiny-imagenet-200.zip'
     part.write_bytes(tiny_zip.read_bytes()[:len(tiny_zip.read_bytes())//2])
