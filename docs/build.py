@@ -32,6 +32,9 @@ from nbdev.process import NBProcessor
 from nbdev.processors import clean_magics, dict2nb, filter_stream_, hide_, nb2dict, rm_header_dash, strip_ansi
 from nbdev.showdoc import MarkdownRenderer, show_doc
 
+from superres.cli import parser
+from superres.cli.options import positive
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
 # docs/ pages: the manual the README points at, by their titles in the navigation
@@ -102,7 +105,6 @@ def source_markdown(module, anchors):
 
 def cli_markdown():
     "The CLI reference: every command's `--help`, from the parser itself so it cannot drift."
-    from superres.cli import parser
     os.environ['COLUMNS'] = '110'  # argparse wraps to the terminal; a fixed width keeps the page stable
     blocks = ['# Command line\n', "Every `superres` command's `--help`, generated from the argument parser.\n"]
     def walk(p, words):
@@ -132,9 +134,9 @@ def _kernel_threads(threads):
     os.environ['OMP_NUM_THREADS'] = str(threads)
 
 def executed_notebooks(paths, timeout=900,
-                       jobs=None):  # notebooks executed at once (None: one per core, at most 4, each kernel a few GB)
+                       jobs=None):  # notebooks executed at once (None: one per core, at most 4, as each holds its data)
     """Yield each of `paths` executed, with its seconds, as it finishes: `jobs` kernels at a time sharing the cores
-    (two one-thread kernels do 1.4x the work of one two-thread kernel on these small models)."""
+    (on 2 cores, two one-thread kernels ran the nine notebooks 1.35x as fast as one two-thread kernel: BENCHMARKS)."""
     for path in paths: clean_notebook(path)  # refused before anything runs
     cores = os.cpu_count() or 1
     jobs = jobs or max(1, min(4, cores, len(paths)))
@@ -231,7 +233,7 @@ def main():
     p.add_argument('--src', type=Path, default=ROOT/'build'/'docs', help='where the generated sources go')
     p.add_argument('--site', type=Path, default=ROOT/'site', help='where the HTML site goes')
     p.add_argument('--data', help='Tiny ImageNet for the notebooks (default: $SUPERRES_DATA)')
-    p.add_argument('--jobs', type=int, help='notebooks executed at once (default: one per core, at most 4)')
+    p.add_argument('--jobs', type=positive(int), help='notebooks executed at once (default: one per core, at most 4)')
     args = p.parse_args()
     if args.data: os.environ['SUPERRES_DATA'] = args.data
     start = time.perf_counter()
