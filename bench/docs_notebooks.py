@@ -11,6 +11,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'docs'))
 from build import NOTEBOOKS, executed_notebooks  # noqa: E402
 
+from superres.cli.options import positive  # noqa: E402
+
 
 def timed(paths, jobs):
     "Seconds to execute `paths` with `jobs` kernels at a time, and each notebook's finishing time."
@@ -21,7 +23,7 @@ def timed(paths, jobs):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('names', nargs='*', help='notebook stems (default: all of nbs/)')
-    p.add_argument('--jobs', type=int, default=2, help='kernels at a time in the parallel run')
+    p.add_argument('--jobs', type=positive(int), default=2, help='kernels at a time in the parallel run')
     args = p.parse_args()
     paths = [n for n in NOTEBOOKS if not args.names or n.stem in args.names]
     one, one_each = timed(paths, 1)
